@@ -1,0 +1,76 @@
+"""weekend: from raw data to a monitored, self-retraining production model in a long weekend.
+
+    import weekend as wk
+    ws = wk.open()
+    with ws.runs.start(experiment="churn", params={"lr": 0.1}) as run:
+        run.log_metric("auc", 0.91)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from weekend.core.errors import (
+    CatalogVersionError,
+    ConfigurationError,
+    ConflictError,
+    DataValidationError,
+    FilterSyntaxError,
+    IntegrityError,
+    InvalidNameError,
+    InvalidValueError,
+    NotFoundError,
+    ParamConflictError,
+    UnsafeModelError,
+    UserCodeError,
+    UserInputError,
+    WeekendError,
+)
+
+if TYPE_CHECKING:
+    from weekend.workspace import Workspace
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CatalogVersionError",
+    "ConfigurationError",
+    "ConflictError",
+    "DataValidationError",
+    "FilterSyntaxError",
+    "IntegrityError",
+    "InvalidNameError",
+    "InvalidValueError",
+    "NotFoundError",
+    "ParamConflictError",
+    "UnsafeModelError",
+    "UserCodeError",
+    "UserInputError",
+    "WeekendError",
+    "Workspace",
+    "__version__",
+    "init",
+    "open",
+]
+
+
+def open(path: Any = None) -> Workspace:  # noqa: A001 - the SDK's verb, like io.open
+    """Open the project at or above ``path`` (default: the current folder)."""
+    from weekend.workspace import open_workspace
+
+    return open_workspace(path)
+
+
+def init(path: Any = ".") -> Workspace:
+    """Create a project in ``path`` and open it."""
+    from weekend.workspace import init_workspace
+
+    return init_workspace(path)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Workspace":
+        from weekend.workspace import Workspace
+
+        return Workspace
+    raise AttributeError(f"module 'weekend' has no attribute {name!r}")

@@ -1,0 +1,15 @@
+"""Alembic environment: weekend always passes an open connection in ``config.attributes``."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from weekend.catalog.tables import metadata
+
+connection = context.config.attributes.get("connection")
+if connection is None:  # pragma: no cover - weekend always passes a connection
+    raise RuntimeError("weekend migrations run through weekend.catalog.Catalog only")
+
+context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+with context.begin_transaction():
+    context.run_migrations()

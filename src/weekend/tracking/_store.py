@@ -1,0 +1,367 @@
+"""Repository functions of tracking: the only place its SQL lives."""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, select, update
+
+from weekend.catalog import Catalog
+from weekend.catalog.tables import (
+    experiments,
+    latest_metrics,
+    metrics,
+    params,
+    run_artifacts,
+    runs,
+    tags,
+)
+from weekend.core.errors import NotFoundError, ParamConflictError
+from weekend.core.ids import new_id, now_ms
+
+RUNNING, FINISHED, FAILED, KILLED = "running", "finished", "failed", "killed"
+STATUSES = (RUNNING, FINISHED, FAILED, KILLED)
+
+# (run_id, key, step, timestamp_us, value)
+Point = tuple[str, str, int, int, float]
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    step: int
+    timestamp: int  # microseconds since the epoch
+    value: float
+
+
+# -- experiments --------------------------------------------------------------------------
+def get_or_create_experiment(catalog: Catalog, name: str) -> str:
+    with catalog.read() as conn:
+        row = conn.execute(select(experiments.c.id).where(experiments.c.name == name)).first()
+    if row is not None:
+        return str(row[0])
+    with catalog.begin() as conn:
+        stmt = (
+            catalog.insert(experiments)
+            .values(id=new_id(), name=name, description=None, created_at=now_ms())
+            .on_conflict_do_nothing()
+        )
+        conn.execute(stmt)
+        row = conn.execute(select(experiments.c.id).where(experiments.c.name == name)).one()
+    return str(row[0])
+
+
+def experiment_ids(conn: Connection, names: Sequence[str]) -> dict[str, str]:
+    rows = conn.execute(
+        select(experiments.c.name, experiments.c.id).where(experiments.c.name.in_(names))
+    )
+    return {str(name): str(id_) for name, id_ in rows}
+
+
+def list_experiments(conn: Connection) -> list[dict[str, Any]]:
+    counts = (
+        select(runs.c.experiment_id, func.count().label("n"))
+        .where(runs.c.deleted.is_(False))
+        .group_by(runs.c.experiment_id)
+        .subquery()
+    )
+    stmt = (
+        select(experiments, func.coalesce(counts.c.n, 0).label("runs"))
+        .outerjoin(counts, counts.c.experiment_id == experiments.c.id)
+        .order_by(experiments.c.created_at)
+    )
+    return [dict(row._mapping) for row in conn.execute(stmt)]
+
+
+# -- runs ---------------------------------------------------------------------------------
+def insert_run(
+    conn: Connection,
+    *,
+    run_id: str,
+    experiment_id: str,
+    name: str,
+    parent_id: str | None,
+    user: str,
+) -> int:
+    start = now_ms()
+    conn.execute(
+        runs.insert().values(
+            id=run_id,
+            experiment_id=experiment_id,
+            parent_id=parent_id,
+            name=name,
+            status=RUNNING,
+            start_time=start,
+            end_time=None,
+            heartbeat_at=start,
+            error=None,
+            user=user,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            deleted=False,
+        )
+    )
+    return start
+
+
+def run_row(conn: Connection, run_id: str) -> dict[str, Any]:
+    stmt = (
+        select(runs, experiments.c.name.label("experiment"))
+        .join(experiments, experiments.c.id == runs.c.experiment_id)
+        .where(runs.c.id == run_id)
+    )
+    row = conn.execute(stmt).first()
+    if row is None:
+        raise NotFoundError(f"run {run_id!r} does not exist")
+    return dict(row._mapping)
+
+
+def run_rows(conn: Connection, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    stmt = (
+        select(runs, experiments.c.name.label("experiment"))
+        .join(experiments, experiments.c.id == runs.c.experiment_id)
+        .where(runs.c.id.in_(run_ids))
+    )
+    return {str(row.id): dict(row._mapping) for row in conn.execute(stmt)}
+
+
+def set_status(
+    conn: Connection, run_id: str, status: str, error: str | None = None, *, only_running: bool
+) -> bool:
+    stmt = update(runs).where(runs.c.id == run_id)
+    if only_running:
+        stmt = stmt.where(runs.c.status == RUNNING)
+    result = conn.execute(stmt.values(status=status, end_time=now_ms(), error=error))
+    return bool(result.rowcount)
+
+
+def heartbeat(conn: Connection, run_ids: Sequence[str]) -> None:
+    if run_ids:
+        conn.execute(
+            update(runs)
+            .where(runs.c.id.in_(run_ids), runs.c.status == RUNNING)
+            .values(heartbeat_at=now_ms())
+        )
+
+
+def running_runs(conn: Connection) -> list[dict[str, Any]]:
+    stmt = select(runs.c.id, runs.c.host, runs.c.pid, runs.c.heartbeat_at).where(
+        runs.c.status == RUNNING
+    )
+    return [dict(row._mapping) for row in conn.execute(stmt)]
+
+
+def mark_killed(conn: Connection, run_ids: Sequence[str], reason: str) -> int:
+    if not run_ids:
+        return 0
+    result = conn.execute(
+        update(runs)
+        .where(runs.c.id.in_(run_ids), runs.c.status == RUNNING)
+        .values(status=KILLED, end_time=runs.c.heartbeat_at, error=reason)
+    )
+    return int(result.rowcount)
+
+
+def soft_delete(conn: Connection, run_ids: Sequence[str]) -> int:
+    result = conn.execute(update(runs).where(runs.c.id.in_(run_ids)).values(deleted=True))
+    return int(result.rowcount)
+
+
+def purge(conn: Connection, run_ids: Sequence[str]) -> None:
+    for table in (metrics, latest_metrics, params, tags, run_artifacts):
+        conn.execute(delete(table).where(table.c.run_id.in_(run_ids)))
+    conn.execute(delete(runs).where(runs.c.id.in_(run_ids)))
+
+
+def deleted_run_ids(conn: Connection) -> list[str]:
+    return [str(r[0]) for r in conn.execute(select(runs.c.id).where(runs.c.deleted.is_(True)))]
+
+
+# -- params, tags, metrics ------------------------------------------------------------------
+def write_params(catalog: Catalog, conn: Connection, rows: Sequence[tuple[str, str, str]]) -> None:
+    """Insert params; a key already set to a different value raises ParamConflictError."""
+    if not rows:
+        return
+    catalog.insert_ignore(conn, params, [{"run_id": r, "key": k, "value": v} for r, k, v in rows])
+    by_run: dict[str, dict[str, str]] = {}
+    for run_id, key, value in rows:
+        by_run.setdefault(run_id, {})[key] = value
+    for run_id, wanted in by_run.items():
+        stored = conn.execute(
+            select(params.c.key, params.c.value).where(
+                params.c.run_id == run_id, params.c.key.in_(list(wanted))
+            )
+        )
+        for key, value in stored:
+            if value != wanted[key]:
+                raise ParamConflictError(
+                    f"param {key!r} of run {run_id} is already {value!r}; params are immutable, "
+                    f"it cannot become {wanted[key]!r}. Use a new run or another key."
+                )
+
+
+def write_tags(catalog: Catalog, conn: Connection, rows: Sequence[tuple[str, str, str]]) -> None:
+    if not rows:
+        return
+    latest: dict[tuple[str, str], str] = {}
+    for run_id, key, value in rows:
+        latest[(run_id, key)] = value
+    stmt = catalog.insert(tags)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[tags.c.run_id, tags.c.key], set_={"value": stmt.excluded.value}
+    )
+    conn.execute(stmt, [{"run_id": r, "key": k, "value": v} for (r, k), v in latest.items()])
+
+
+def write_metrics(catalog: Catalog, conn: Connection, points: Sequence[Point]) -> None:
+    """Insert points (a retried batch adds nothing twice) and advance latest values."""
+    if not points:
+        return
+    rows = []
+    newest: dict[tuple[str, str], Point] = {}
+    for point in points:
+        run_id, key, step, ts, value = point
+        nan = math.isnan(value)
+        rows.append(
+            {
+                "run_id": run_id,
+                "key": key,
+                "step": step,
+                "timestamp": ts,
+                "value": None if nan else value,
+                "is_nan": nan,
+            }
+        )
+        current = newest.get((run_id, key))
+        if current is None or (step, ts) > (current[2], current[3]):
+            newest[(run_id, key)] = point
+    catalog.insert_ignore(conn, metrics, rows)
+    stmt = catalog.insert(latest_metrics)
+    excluded = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[latest_metrics.c.run_id, latest_metrics.c.key],
+        set_={
+            "step": excluded.step,
+            "timestamp": excluded.timestamp,
+            "value": excluded.value,
+            "is_nan": excluded.is_nan,
+        },
+        where=(excluded.step > latest_metrics.c.step)
+        | and_(
+            excluded.step == latest_metrics.c.step,
+            excluded.timestamp >= latest_metrics.c.timestamp,
+        ),
+    )
+    latest_rows = []
+    for run_id, key, step, ts, value in newest.values():
+        nan = math.isnan(value)
+        latest_rows.append(
+            {
+                "run_id": run_id,
+                "key": key,
+                "step": step,
+                "timestamp": ts,
+                "value": None if nan else value,
+                "is_nan": nan,
+            }
+        )
+    conn.execute(stmt, latest_rows)
+
+
+def params_of(conn: Connection, run_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {r: {} for r in run_ids}
+    for run_id, key, value in conn.execute(
+        select(params.c.run_id, params.c.key, params.c.value).where(params.c.run_id.in_(run_ids))
+    ):
+        out[str(run_id)][str(key)] = str(value)
+    return out
+
+
+def tags_of(conn: Connection, run_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {r: {} for r in run_ids}
+    for run_id, key, value in conn.execute(
+        select(tags.c.run_id, tags.c.key, tags.c.value).where(tags.c.run_id.in_(run_ids))
+    ):
+        out[str(run_id)][str(key)] = str(value)
+    return out
+
+
+def latest_of(conn: Connection, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {r: {} for r in run_ids}
+    stmt = select(
+        latest_metrics.c.run_id, latest_metrics.c.key, latest_metrics.c.value, latest_metrics.c.is_nan
+    ).where(latest_metrics.c.run_id.in_(run_ids))
+    for run_id, key, value, is_nan in conn.execute(stmt):
+        out[str(run_id)][str(key)] = math.nan if is_nan else float(value)
+    return out
+
+
+def history_of(conn: Connection, run_id: str, key: str | None = None) -> dict[str, list[MetricPoint]]:
+    stmt = select(
+        metrics.c.key, metrics.c.step, metrics.c.timestamp, metrics.c.value, metrics.c.is_nan
+    ).where(metrics.c.run_id == run_id)
+    if key is not None:
+        stmt = stmt.where(metrics.c.key == key)
+    stmt = stmt.order_by(metrics.c.key, metrics.c.step, metrics.c.timestamp)
+    out: dict[str, list[MetricPoint]] = {}
+    for k, step, ts, value, is_nan in conn.execute(stmt):
+        out.setdefault(str(k), []).append(
+            MetricPoint(int(step), int(ts), math.nan if is_nan else float(value))
+        )
+    return out
+
+
+def max_steps(conn: Connection, run_id: str) -> dict[str, int]:
+    stmt = (
+        select(metrics.c.key, func.max(metrics.c.step))
+        .where(metrics.c.run_id == run_id)
+        .group_by(metrics.c.key)
+    )
+    return {str(k): int(s) for k, s in conn.execute(stmt)}
+
+
+# -- artifacts ----------------------------------------------------------------------------
+def record_artifacts(
+    catalog: Catalog, conn: Connection, run_id: str, entries: Iterable[tuple[str, str, int, str]]
+) -> None:
+    stmt = catalog.insert(run_artifacts)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[run_artifacts.c.run_id, run_artifacts.c.name],
+        set_={
+            "sha256": stmt.excluded.sha256,
+            "size": stmt.excluded.size,
+            "kind": stmt.excluded.kind,
+            "created_at": stmt.excluded.created_at,
+        },
+    )
+    now = now_ms()
+    rows = [
+        {"run_id": run_id, "name": n, "sha256": h, "size": s, "kind": k, "created_at": now}
+        for n, h, s, k in entries
+    ]
+    if rows:
+        conn.execute(stmt, rows)
+
+
+def artifacts_of(conn: Connection, run_id: str) -> list[dict[str, Any]]:
+    stmt = (
+        select(run_artifacts.c.name, run_artifacts.c.sha256, run_artifacts.c.size, run_artifacts.c.kind)
+        .where(run_artifacts.c.run_id == run_id)
+        .order_by(run_artifacts.c.name)
+    )
+    return [dict(row._mapping) for row in conn.execute(stmt)]
+
+
+def artifact_hash(conn: Connection, run_id: str, name: str) -> str:
+    row = conn.execute(
+        select(run_artifacts.c.sha256).where(
+            run_artifacts.c.run_id == run_id, run_artifacts.c.name == name
+        )
+    ).first()
+    if row is None:
+        raise NotFoundError(f"run {run_id} has no artifact named {name!r}")
+    return str(row[0])

@@ -1,0 +1,325 @@
+"""The run service: start, read, search, delete and garbage-collect runs."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from weekend.core.errors import InvalidValueError, NotFoundError
+from weekend.core.ids import new_id, now_ms
+from weekend.core.names import validate_name
+from weekend.tracking import _store
+from weekend.tracking._run import Run
+from weekend.tracking._store import KILLED, RUNNING, MetricPoint
+from weekend.tracking._sysinfo import system_tags, user_name
+from weekend.tracking._writer import Writer
+
+if TYPE_CHECKING:
+    from weekend.workspace import Workspace
+
+DEFAULT_EXPERIMENT = "default"
+
+
+@dataclass
+class RunRecord:
+    """A stored run, as read back from the catalog."""
+
+    id: str
+    experiment_id: str
+    experiment: str
+    name: str
+    status: str
+    start_time: int
+    end_time: int | None
+    parent_id: str | None
+    error: str | None
+    user: str
+    host: str
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    histories: dict[str, list[MetricPoint]] | None = None
+    artifacts: list[dict[str, Any]] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            k: v
+            for k, v in self.__dict__.items()
+            if k not in ("histories", "artifacts")
+        }
+        if self.histories is not None:
+            out["histories"] = {
+                k: [[p.step, p.timestamp, p.value] for p in points]
+                for k, points in self.histories.items()
+            }
+        if self.artifacts is not None:
+            out["artifacts"] = self.artifacts
+        return out
+
+
+@dataclass(frozen=True)
+class GcReport:
+    killed: list[str]
+    purged: list[str]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Runs:
+    """``ws.runs``: everything about runs."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+        settings = ws.settings
+        self._writer = Writer(
+            ws.catalog, heartbeat_interval=settings.float("tracking", "heartbeat_interval")
+        )
+        self._heartbeat_timeout_ms = int(settings.float("tracking", "heartbeat_timeout") * 1000)
+
+    # -- starting -------------------------------------------------------------------------
+    def start(
+        self,
+        experiment: str = DEFAULT_EXPERIMENT,
+        *,
+        name: str | None = None,
+        params: Mapping[str, object] | None = None,
+        tags: Mapping[str, object] | None = None,
+        parent: str | Run | None = None,
+        system_info: bool = True,
+    ) -> Run:
+        """Start a run in ``experiment`` (created if new); use it in a ``with`` block."""
+        validate_name(experiment, "experiment name")
+        if name is not None and (not isinstance(name, str) or not 0 < len(name) <= 250):
+            raise InvalidValueError(f"run name must be 1 to 250 characters, got {name!r:.80}")
+        parent_id = parent.id if isinstance(parent, Run) else parent
+        catalog = self._ws.catalog
+        experiment_id = _store.get_or_create_experiment(catalog, experiment)
+        run_id = new_id()
+        with catalog.begin() as conn:
+            if parent_id is not None:
+                _store.run_row(conn, parent_id)  # raises NotFoundError
+            _store.insert_run(
+                conn,
+                run_id=run_id,
+                experiment_id=experiment_id,
+                name=name or f"run-{run_id[:8]}",
+                parent_id=parent_id,
+                user=user_name(),
+            )
+        run = Run(
+            self,
+            run_id=run_id,
+            experiment_id=experiment_id,
+            experiment=experiment,
+            name=name or f"run-{run_id[:8]}",
+            parent_id=parent_id,
+        )
+        self._writer.register(run_id)
+        if system_info:
+            run.set_tags(system_tags(str(self._ws.settings.root)))
+        if tags:
+            run.set_tags(tags)
+        if params:
+            run.log_params(params)
+        return run
+
+    def resume(self, run_id: str) -> Run:
+        """Continue logging into a run that is still running (e.g. from another process)."""
+        with self._ws.catalog.read() as conn:
+            row = _store.run_row(conn, run_id)
+            params = _store.params_of(conn, [run_id])[run_id]
+            steps = _store.max_steps(conn, run_id)
+        if row["status"] != RUNNING:
+            raise InvalidValueError(f"run {run_id} is {row['status']}; only running runs resume")
+        run = Run(
+            self,
+            run_id=run_id,
+            experiment_id=row["experiment_id"],
+            experiment=row["experiment"],
+            name=row["name"],
+            parent_id=row["parent_id"],
+            params=params,
+            steps=steps,
+        )
+        self._writer.register(run_id)
+        return run
+
+    def flush(self) -> None:
+        self._writer.flush()
+
+    def close(self) -> None:
+        self._writer.close()
+
+    # -- reading --------------------------------------------------------------------------
+    def get(self, run_id: str) -> RunRecord:
+        """A run with its status, params, tags, latest metrics, full histories and artifacts."""
+        self._writer.flush()
+        with self._ws.catalog.read() as conn:
+            record = self._records(conn, [run_id])[0]
+            record.histories = _store.history_of(conn, run_id)
+            record.artifacts = _store.artifacts_of(conn, run_id)
+        return record
+
+    def history(self, run_id: str, key: str) -> list[MetricPoint]:
+        self._writer.flush()
+        with self._ws.catalog.read() as conn:
+            _store.run_row(conn, run_id)
+            return _store.history_of(conn, run_id, key).get(key, [])
+
+    def _records(self, conn: Any, run_ids: Sequence[str]) -> list[RunRecord]:
+        rows = _store.run_rows(conn, run_ids)
+        missing = [r for r in run_ids if r not in rows]
+        if missing:
+            raise NotFoundError(f"run {missing[0]!r} does not exist")
+        params = _store.params_of(conn, run_ids)
+        tags = _store.tags_of(conn, run_ids)
+        latest = _store.latest_of(conn, run_ids)
+        out = []
+        for run_id in run_ids:
+            row = rows[run_id]
+            out.append(
+                RunRecord(
+                    id=run_id,
+                    experiment_id=row["experiment_id"],
+                    experiment=row["experiment"],
+                    name=row["name"],
+                    status=row["status"],
+                    start_time=row["start_time"],
+                    end_time=row["end_time"],
+                    parent_id=row["parent_id"],
+                    error=row["error"],
+                    user=row["user"],
+                    host=row["host"],
+                    params=params[run_id],
+                    tags=tags[run_id],
+                    metrics=latest[run_id],
+                )
+            )
+        return out
+
+    def search(
+        self,
+        filter: str | None = None,
+        *,
+        order_by: Sequence[str] | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+        experiment: str | Sequence[str] | None = None,
+    ) -> list[RunRecord]:
+        """Runs matching a filter such as ``"metrics.auc > 0.8 and params.model = 'gbm'"``.
+
+        See ``docs/tracking.md`` for the language. Sorting and filtering on a metric use its
+        latest value.
+        """
+        from weekend.tracking.search import search_run_ids
+
+        if limit is not None and (not isinstance(limit, int) or limit < 1):
+            raise InvalidValueError(f"limit must be a positive integer or None, got {limit!r}")
+        self._writer.flush()
+        catalog = self._ws.catalog
+        experiment_ids: list[str] | None = None
+        if experiment is not None:
+            names = [experiment] if isinstance(experiment, str) else list(experiment)
+            with catalog.read() as conn:
+                found = _store.experiment_ids(conn, names)
+            unknown = [n for n in names if n not in found]
+            if unknown:
+                raise NotFoundError(f"experiment {unknown[0]!r} does not exist")
+            experiment_ids = [found[n] for n in names]
+        ids = search_run_ids(
+            catalog,
+            filter,
+            order_by=order_by,
+            limit=limit,
+            offset=offset,
+            experiment_ids=experiment_ids,
+        )
+        if not ids:
+            return []
+        with catalog.read() as conn:
+            return self._records(conn, ids)
+
+    # -- artifacts ------------------------------------------------------------------------
+    def _record_artifacts(self, run_id: str, entries: list[tuple[str, str, int, str]]) -> None:
+        with self._ws.catalog.begin() as conn:
+            _store.record_artifacts(self._ws.catalog, conn, run_id, entries)
+
+    def artifacts(self, run_id: str) -> list[dict[str, Any]]:
+        with self._ws.catalog.read() as conn:
+            _store.run_row(conn, run_id)
+            return _store.artifacts_of(conn, run_id)
+
+    def read_artifact(self, run_id: str, name: str) -> bytes:
+        """The bytes of an artifact, verified against its recorded hash."""
+        with self._ws.catalog.read() as conn:
+            digest = _store.artifact_hash(conn, run_id, name)
+        return self._ws.artifacts.read_bytes(digest)
+
+    def download_artifact(self, run_id: str, name: str, dest: str | Path) -> Path:
+        with self._ws.catalog.read() as conn:
+            digest = _store.artifact_hash(conn, run_id, name)
+        return self._ws.artifacts.get_file(digest, dest)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def _set_status(self, run_id: str, status: str, error: str | None) -> None:
+        with self._ws.catalog.begin() as conn:
+            _store.set_status(conn, run_id, status, error, only_running=True)
+
+    def delete(self, run_ids: str | Sequence[str], *, purge: bool = False) -> int:
+        """Delete runs (hidden from search; ``purge`` also removes their rows)."""
+        ids = [run_ids] if isinstance(run_ids, str) else list(run_ids)
+        with self._ws.catalog.begin() as conn:
+            found = _store.run_rows(conn, ids)
+            missing = [r for r in ids if r not in found]
+            if missing:
+                raise NotFoundError(f"run {missing[0]!r} does not exist")
+            if purge:
+                _store.purge(conn, ids)
+                return len(ids)
+            return _store.soft_delete(conn, ids)
+
+    def gc(self, *, purge_deleted: bool = False) -> GcReport:
+        """Mark runs whose process died as killed; optionally purge deleted runs.
+
+        A running run is dead when its heartbeat is older than ``heartbeat_timeout``, or
+        when it ran on this host and its process no longer exists.
+        """
+        now = now_ms()
+        host = socket.gethostname()
+        with self._ws.catalog.read() as conn:
+            candidates = _store.running_runs(conn)
+        dead = []
+        with self._writer._lock:
+            mine = set(self._writer._active)
+        for row in candidates:
+            if row["id"] in mine:
+                continue
+            stale = now - row["heartbeat_at"] > self._heartbeat_timeout_ms
+            gone = row["host"] == host and row["pid"] != os.getpid() and not _pid_alive(row["pid"])
+            if stale or gone:
+                dead.append(row["id"])
+        purged: list[str] = []
+        with self._ws.catalog.begin() as conn:
+            _store.mark_killed(
+                conn, dead, "the process stopped sending heartbeats (killed or lost power)"
+            )
+            if purge_deleted:
+                purged = _store.deleted_run_ids(conn)
+                if purged:
+                    _store.purge(conn, purged)
+        return GcReport(killed=dead, purged=purged)
+
+
+__all__ = ["KILLED", "GcReport", "Run", "RunRecord", "Runs"]

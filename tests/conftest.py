@@ -1,0 +1,92 @@
+"""Shared fixtures: seeded RNG, real PostgreSQL and Redis (skipped or failed when absent)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REQUIRE_SERVICES = os.environ.get("WEEKEND_REQUIRE_SERVICES") == "1"
+PG_ADMIN_URL = os.environ.get("WEEKEND_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("WEEKEND_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def need_service(name: str, host: str, port: int) -> None:
+    """Skip (or fail under WEEKEND_REQUIRE_SERVICES=1) when a service is not listening."""
+    if _reachable(host, port):
+        return
+    message = f"{name} is not reachable at {host}:{port}"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{message}, and WEEKEND_REQUIRE_SERVICES=1 requires it")
+    pytest.skip(f"{message}; start it to run this test")
+
+
+@pytest.fixture
+def rng(request: pytest.FixtureRequest) -> np.random.Generator:
+    """A seeded generator; the seed is printed with the failure report."""
+    seed = int(os.environ.get("WEEKEND_TEST_SEED", "20130101"))
+    request.node.user_properties.append(("seed", seed))
+    return np.random.default_rng(seed)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    need_service("PostgreSQL", "127.0.0.1", 5432)
+    import sqlalchemy as sa
+
+    name = "wk_test_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The Redis URL; use together with ``redis_prefix`` so runs never share keys."""
+    need_service("Redis", "127.0.0.1", 6379)
+    yield REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A unique key prefix; every key under it is deleted afterwards."""
+    import redis
+
+    prefix = "wktest:" + uuid.uuid4().hex[:12]
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """An initialised, empty weekend project folder."""
+    from weekend.core.settings import init_project
+
+    return init_project(tmp_path / "project")
