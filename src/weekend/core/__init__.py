@@ -1,0 +1,1 @@
+"""Core: settings, errors, names, ids, hashing, optional dependencies."""
