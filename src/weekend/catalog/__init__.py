@@ -26,7 +26,7 @@ from sqlalchemy.pool import NullPool, StaticPool
 from weekend.core.errors import CatalogVersionError, ConfigurationError
 
 # Known schema revisions, oldest first. The last is what this code writes.
-REVISIONS: tuple[str, ...] = ("0001_foundation",)
+REVISIONS: tuple[str, ...] = ("0001_foundation", "0002_datasets_registry", "0003_features")
 HEAD = REVISIONS[-1]
 SQLITE_BUSY_TIMEOUT_S = 60.0
 

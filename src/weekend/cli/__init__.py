@@ -1,0 +1,56 @@
+"""The ``weekend`` command."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from weekend.cli._common import console, err_console
+from weekend.cli.runs import experiments_app, runs_app
+from weekend.core.errors import UserInputError, WeekendError
+
+app = typer.Typer(
+    help="weekend: from raw data to a monitored, self-retraining production model.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(runs_app, name="runs")
+app.add_typer(experiments_app, name="experiments")
+
+
+@app.command("init")
+def init(directory: Path = typer.Argument(Path("."), help="Project folder (created if needed).")) -> None:
+    """Create a project: weekend.toml and a .weekend/ folder."""
+    from weekend.workspace import init_workspace
+
+    with init_workspace(directory) as ws:
+        console.print(f"initialised weekend project in {ws.root}")
+        console.print(f"  settings  {ws.root / 'weekend.toml'}")
+        console.print(f"  catalog   {ws.settings.catalog_url}")
+
+
+@app.command("version")
+def version() -> None:
+    """Print the version."""
+    from weekend import __version__
+
+    console.print(__version__)
+
+
+def main() -> None:
+    """Entry point: a weekend error is a message and an exit code, never a traceback."""
+    try:
+        app()
+    except UserInputError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(2)
+    except WeekendError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
