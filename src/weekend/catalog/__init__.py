@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import NullPool, StaticPool
 
 from weekend.core.errors import CatalogVersionError, ConfigurationError
@@ -103,7 +103,7 @@ class Catalog:
     def _checked_revision(self) -> str | None:
         try:
             current = self.revision()
-        except OperationalError as exc:
+        except DBAPIError as exc:  # unreachable server, missing database, not a database file
             raise ConfigurationError(
                 f"cannot open catalog {_safe_url(self.url)}: {exc.orig}"
             ) from None

@@ -21,7 +21,6 @@ from weekend.core.errors import (
 )
 from weekend.core.ids import now_us
 from weekend.core.names import validate_artifact_name, validate_key
-from weekend.tracking import _store
 from weekend.tracking._store import FAILED, FINISHED, KILLED, RUNNING, Point
 
 if TYPE_CHECKING:
@@ -130,6 +129,10 @@ class Run:
 
     def log_params(self, params: Mapping[str, object]) -> None:
         self._check_open()
+        self._add_params(self._param_rows(params))
+
+    def _param_rows(self, params: Mapping[str, object]) -> list[tuple[str, str, str]]:
+        """Validate params (all or nothing) and return the rows that are new."""
         rows = []
         for key, value in params.items():
             self._key(key, "param key")
@@ -142,6 +145,9 @@ class Run:
                 )
             if known is None:
                 rows.append((self.id, key, text))
+        return rows
+
+    def _add_params(self, rows: list[tuple[str, str, str]]) -> None:
         for _, key, text in rows:
             self._params[key] = text
         self._writer.add_params(rows)
@@ -151,11 +157,14 @@ class Run:
 
     def set_tags(self, tags: Mapping[str, object]) -> None:
         self._check_open()
+        self._writer.add_tags(self._tag_rows(tags))
+
+    def _tag_rows(self, tags: Mapping[str, object]) -> list[tuple[str, str, str]]:
         rows = []
         for key, value in tags.items():
             self._key(key, "tag key")
             rows.append((self.id, key, _text(value, "tag", key, MAX_TAG_VALUE)))
-        self._writer.add_tags(rows)
+        return rows
 
     # -- metrics --------------------------------------------------------------------------
     def log_metric(
@@ -197,10 +206,7 @@ class Run:
         with explicit timestamps can be retried safely.
         """
         self._check_open()
-        if params:
-            self.log_params(params)
-        if tags:
-            self.set_tags(tags)
+        # Validate everything first, so that bad input leaves nothing half-logged.
         points: list[Point] = []
         for index, item in enumerate(metrics):
             if not isinstance(item, tuple | list) or len(item) not in (3, 4):
@@ -213,6 +219,11 @@ class Run:
             step = self._step(key, item[2])
             ts = self._timestamp() if len(item) == 3 else self._explicit_ts(key, item[3])
             points.append((self.id, key, step, ts, number))
+        tag_rows = self._tag_rows(tags) if tags else []
+        param_rows = self._param_rows(params) if params else []
+        self._add_params(param_rows)
+        self._writer.add_tags(tag_rows)
+        for _, key, step, _, _ in points:
             self._next_step[key] = max(self._next_step.get(key, 0), step + 1)
         self._writer.add_points(points)
         self._writer.flush()
@@ -241,7 +252,7 @@ class Run:
         path = Path(path)
         if not path.exists():
             raise InvalidValueError(f"artifact path {str(path)!r} does not exist")
-        base = validate_artifact_name(name or path.name)
+        base = validate_artifact_name(path.name if name is None else name)
         store = self._runs._ws.artifacts
         entries: list[tuple[str, str, int, str]] = []
         if path.is_dir():

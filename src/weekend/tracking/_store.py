@@ -182,10 +182,14 @@ def deleted_run_ids(conn: Connection) -> list[str]:
 
 
 # -- params, tags, metrics ------------------------------------------------------------------
-def write_params(catalog: Catalog, conn: Connection, rows: Sequence[tuple[str, str, str]]) -> None:
-    """Insert params; a key already set to a different value raises ParamConflictError."""
+def write_params(
+    catalog: Catalog, conn: Connection, rows: Sequence[tuple[str, str, str]]
+) -> ParamConflictError | None:
+    """Insert params. A key already set keeps its stored value; the first key whose stored
+    value differs comes back as a ParamConflictError, for the caller to raise after commit
+    (so the other, valid params of the batch are not lost)."""
     if not rows:
-        return
+        return None
     catalog.insert_ignore(conn, params, [{"run_id": r, "key": k, "value": v} for r, k, v in rows])
     by_run: dict[str, dict[str, str]] = {}
     for run_id, key, value in rows:
@@ -198,10 +202,11 @@ def write_params(catalog: Catalog, conn: Connection, rows: Sequence[tuple[str, s
         )
         for key, value in stored:
             if value != wanted[key]:
-                raise ParamConflictError(
+                return ParamConflictError(
                     f"param {key!r} of run {run_id} is already {value!r}; params are immutable, "
                     f"it cannot become {wanted[key]!r}. Use a new run or another key."
                 )
+    return None
 
 
 def write_tags(catalog: Catalog, conn: Connection, rows: Sequence[tuple[str, str, str]]) -> None:
@@ -293,14 +298,19 @@ def tags_of(conn: Connection, run_ids: Sequence[str]) -> dict[str, dict[str, str
 def latest_of(conn: Connection, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {r: {} for r in run_ids}
     stmt = select(
-        latest_metrics.c.run_id, latest_metrics.c.key, latest_metrics.c.value, latest_metrics.c.is_nan
+        latest_metrics.c.run_id,
+        latest_metrics.c.key,
+        latest_metrics.c.value,
+        latest_metrics.c.is_nan,
     ).where(latest_metrics.c.run_id.in_(run_ids))
     for run_id, key, value, is_nan in conn.execute(stmt):
         out[str(run_id)][str(key)] = math.nan if is_nan else float(value)
     return out
 
 
-def history_of(conn: Connection, run_id: str, key: str | None = None) -> dict[str, list[MetricPoint]]:
+def history_of(
+    conn: Connection, run_id: str, key: str | None = None
+) -> dict[str, list[MetricPoint]]:
     stmt = select(
         metrics.c.key, metrics.c.step, metrics.c.timestamp, metrics.c.value, metrics.c.is_nan
     ).where(metrics.c.run_id == run_id)
@@ -349,7 +359,9 @@ def record_artifacts(
 
 def artifacts_of(conn: Connection, run_id: str) -> list[dict[str, Any]]:
     stmt = (
-        select(run_artifacts.c.name, run_artifacts.c.sha256, run_artifacts.c.size, run_artifacts.c.kind)
+        select(
+            run_artifacts.c.name, run_artifacts.c.sha256, run_artifacts.c.size, run_artifacts.c.kind
+        )
         .where(run_artifacts.c.run_id == run_id)
         .order_by(run_artifacts.c.name)
     )

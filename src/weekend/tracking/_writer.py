@@ -115,6 +115,10 @@ class Writer:
                 self._write_params(params)
             except WeekendError as exc:
                 self._error = exc
+            except Exception as exc:  # the catalog is unreachable: keep them for the next attempt
+                with self._lock:
+                    self._params[:0] = params
+                self._error = exc
 
     def _write(self, points: list[Point], tags: list[tuple[str, str, str]]) -> None:
         for attempt in range(RETRIES):
@@ -134,11 +138,16 @@ class Writer:
             by_run.setdefault(row[0], []).append(row)
         first_error: WeekendError | None = None
         for rows in by_run.values():
-            try:
-                with self.catalog.begin() as conn:
-                    _store.write_params(self.catalog, conn, rows)
-            except WeekendError as exc:
-                first_error = first_error or exc
+            for attempt in range(RETRIES):
+                try:
+                    with self.catalog.begin() as conn:
+                        conflict = _store.write_params(self.catalog, conn, rows)
+                    break
+                except OperationalError:
+                    if attempt == RETRIES - 1:
+                        raise
+                    time.sleep(0.05 * 2**attempt)
+            first_error = first_error or conflict
         if first_error is not None:
             raise first_error
 

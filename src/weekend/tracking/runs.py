@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from weekend.core.errors import InvalidValueError, NotFoundError
+from weekend.core.errors import ConflictError, InvalidValueError, NotFoundError
 from weekend.core.ids import new_id, now_ms
 from weekend.core.names import validate_name
 from weekend.tracking import _store
@@ -46,11 +46,7 @@ class RunRecord:
     artifacts: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out = {
-            k: v
-            for k, v in self.__dict__.items()
-            if k not in ("histories", "artifacts")
-        }
+        out = {k: v for k, v in self.__dict__.items() if k not in ("histories", "artifacts")}
         if self.histories is not None:
             out["histories"] = {
                 k: [[p.step, p.timestamp, p.value] for p in points]
@@ -105,8 +101,22 @@ class Runs:
             raise InvalidValueError(f"run name must be 1 to 250 characters, got {name!r:.80}")
         parent_id = parent.id if isinstance(parent, Run) else parent
         catalog = self._ws.catalog
-        experiment_id = _store.get_or_create_experiment(catalog, experiment)
         run_id = new_id()
+        run = Run(
+            self,
+            run_id=run_id,
+            experiment_id="",  # set once the experiment exists
+            experiment=experiment,
+            name=name or f"run-{run_id[:8]}",
+            parent_id=parent_id,
+        )
+        # Validate tags and params before anything is written: bad input leaves no run behind.
+        tag_rows = run._tag_rows(system_tags(str(self._ws.settings.root))) if system_info else []
+        if tags:
+            tag_rows += run._tag_rows(tags)
+        param_rows = run._param_rows(params) if params else []
+        experiment_id = _store.get_or_create_experiment(catalog, experiment)
+        run.experiment_id = experiment_id
         with catalog.begin() as conn:
             if parent_id is not None:
                 _store.run_row(conn, parent_id)  # raises NotFoundError
@@ -114,25 +124,13 @@ class Runs:
                 conn,
                 run_id=run_id,
                 experiment_id=experiment_id,
-                name=name or f"run-{run_id[:8]}",
+                name=run.name,
                 parent_id=parent_id,
                 user=user_name(),
             )
-        run = Run(
-            self,
-            run_id=run_id,
-            experiment_id=experiment_id,
-            experiment=experiment,
-            name=name or f"run-{run_id[:8]}",
-            parent_id=parent_id,
-        )
         self._writer.register(run_id)
-        if system_info:
-            run.set_tags(system_tags(str(self._ws.settings.root)))
-        if tags:
-            run.set_tags(tags)
-        if params:
-            run.log_params(params)
+        self._writer.add_tags(tag_rows)
+        run._add_params(param_rows)
         return run
 
     def resume(self, run_id: str) -> Run:
@@ -142,7 +140,7 @@ class Runs:
             params = _store.params_of(conn, [run_id])[run_id]
             steps = _store.max_steps(conn, run_id)
         if row["status"] != RUNNING:
-            raise InvalidValueError(f"run {run_id} is {row['status']}; only running runs resume")
+            raise ConflictError(f"run {run_id} is {row['status']}; only running runs resume")
         run = Run(
             self,
             run_id=run_id,

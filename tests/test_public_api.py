@@ -1,0 +1,82 @@
+"""The public surface: ``weekend.__all__`` is sorted and complete; ``import weekend`` is light."""
+
+from __future__ import annotations
+import __future__
+
+import json
+import subprocess
+import sys
+import types
+
+import pytest
+
+import weekend
+
+# Optional or heavy dependencies that ``import weekend`` must not pull in.
+HEAVY = (
+    "alembic",
+    "duckdb",
+    "lightgbm",
+    "onnxruntime",
+    "pandas",
+    "psycopg",
+    "ray",
+    "redis",
+    "sklearn",
+    "xgboost",
+)
+
+
+def _is_public(name: str, value: object) -> bool:
+    """A name the package itself offers (not a submodule, not an import helper)."""
+    if name.startswith("_"):
+        return name == "__version__"
+    if isinstance(value, types.ModuleType | type(__future__.annotations)):
+        return False
+    if name == "TYPE_CHECKING":
+        return False
+    return getattr(value, "__module__", None) not in ("typing", "typing_extensions")
+
+
+def test_all_is_sorted_and_unique() -> None:
+    assert weekend.__all__ == sorted(weekend.__all__)
+    assert len(weekend.__all__) == len(set(weekend.__all__))
+
+
+def test_all_lists_every_public_attribute() -> None:
+    public = {name for name, value in vars(weekend).items() if _is_public(name, value)}
+    missing = public - set(weekend.__all__)
+    assert not missing, f"public attributes missing from weekend.__all__: {sorted(missing)}"
+
+
+def test_every_listed_name_is_importable() -> None:
+    for name in weekend.__all__:
+        assert getattr(weekend, name) is not None, name
+    namespace: dict[str, object] = {}
+    exec("from weekend import *", namespace)
+    assert set(weekend.__all__) <= set(namespace)
+    assert namespace["Workspace"] is weekend.Workspace
+
+
+def test_errors_are_exported_from_one_tree() -> None:
+    from weekend.core import errors
+
+    for name in errors.__all__:
+        assert getattr(weekend, name) is getattr(errors, name)
+        assert name in weekend.__all__
+        assert issubclass(getattr(weekend, name), weekend.WeekendError)
+
+
+def test_unknown_attributes_raise_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="module 'weekend' has no attribute 'no_such_thing'"):
+        weekend.no_such_thing  # noqa: B018
+
+
+def test_import_weekend_loads_no_heavy_dependency() -> None:
+    code = "import json, sys\nimport weekend\nprint(json.dumps(sorted(sys.modules)))\n"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    loaded = {name.split(".")[0] for name in json.loads(out.stdout)}
+    assert "weekend" in loaded
+    assert sorted(loaded & set(HEAVY)) == []
