@@ -45,8 +45,28 @@ class Workspace:
 
         return Experiments(self)
 
+    @cached_property
+    def datasets(self) -> Any:
+        from weekend.data.datasets import Datasets
+
+        return Datasets(self)
+
+    @cached_property
+    def models(self) -> Any:
+        from weekend.registry.models import Models
+
+        return Models(self)
+
+    @cached_property
+    def features(self) -> Any:
+        from weekend.features.store import FeatureStore
+
+        return FeatureStore(self)
+
     def close(self) -> None:
         """Flush pending writes and release connections."""
+        if "features" in self.__dict__:
+            self.features.close()
         if "runs" in self.__dict__:
             self.runs.close()
         self.catalog.dispose()

@@ -13,13 +13,15 @@ from __future__ import annotations
 import atexit
 import threading
 import time
+import warnings
 import weakref
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.exc import OperationalError
 
 from weekend.catalog import Catalog
-from weekend.core.errors import ConfigurationError, WeekendError
+from weekend.core.errors import ConfigurationError, ConflictError, WeekendError
 from weekend.tracking import _store
 from weekend.tracking._store import Point
 
@@ -103,7 +105,19 @@ class Writer:
             if not (points or params or tags):
                 return
             try:
-                self._write(points, tags)
+                try:
+                    self._write(points, tags)
+                except SAIntegrityError:
+                    # A run was purged while points for it were buffered: drop those points
+                    # (they have nowhere to go), say so, and write the rest.
+                    points, tags, gone = self._without_missing_runs(points, tags)
+                    if not gone:
+                        raise
+                    self._error = ConflictError(
+                        f"run(s) {', '.join(sorted(gone))} no longer exist (purged); "
+                        "their pending points and tags were dropped"
+                    )
+                    self._write(points, tags)
             except BaseException as exc:
                 with self._lock:  # keep them for the next attempt
                     self._points[:0] = points
@@ -131,6 +145,19 @@ class Writer:
                 if attempt == RETRIES - 1:
                     raise
                 time.sleep(0.05 * 2**attempt)
+
+    def _without_missing_runs(
+        self, points: list[Point], tags: list[tuple[str, str, str]]
+    ) -> tuple[list[Point], list[tuple[str, str, str]], set[str]]:
+        wanted = {p[0] for p in points} | {t[0] for t in tags}
+        with self.catalog.read() as conn:
+            present = set(_store.run_rows(conn, sorted(wanted)))
+        gone = wanted - present
+        return (
+            [p for p in points if p[0] in present],
+            [t for t in tags if t[0] in present],
+            gone,
+        )
 
     def _write_params(self, params: list[tuple[str, str, str]]) -> None:
         by_run: dict[str, list[tuple[str, str, str]]] = {}
@@ -186,6 +213,13 @@ class Writer:
             self._thread.join(timeout=30)
         self._thread = None
         self._write_pending()
+        if self._error is not None:
+            error, self._error = self._error, None
+            warnings.warn(
+                f"weekend could not write everything to the catalog before closing: {error}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
 
 def _close_ref(ref: Any) -> None:

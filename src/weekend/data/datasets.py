@@ -1,0 +1,342 @@
+"""The dataset service: immutable, content-addressed versions with schema and profile.
+
+``ws.datasets.register("flights", frame)`` stores the data as Parquet in the artifact store,
+identified by the sha256 of its bytes (registering identical data again returns the same
+version), with its inferred schema and its profile. References are ``"name"`` (the latest
+version) or ``"name/3"``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
+
+from weekend.catalog.tables_registry import dataset_versions, datasets
+from weekend.core.errors import InvalidValueError, NotFoundError
+from weekend.core.ids import new_id, now_ms
+from weekend.core.names import validate_name
+from weekend.data._ingest import Query, describe_source, write_parquet
+from weekend.data._profile import Profile, profile_diff
+from weekend.data._schema import Change, Schema, schema_diff
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+    import pyarrow as pa
+
+    from weekend.workspace import Workspace
+
+
+def parse_ref(ref: str, kind: str = "dataset") -> tuple[str, int | None]:
+    """``"name"`` -> (name, None); ``"name/3"`` -> (name, 3)."""
+    if not isinstance(ref, str):
+        raise InvalidValueError(f"{kind} reference must be a string, got {type(ref).__name__}")
+    name, _, version = ref.partition("/")
+    validate_name(name, f"{kind} name")
+    if not version:
+        return name, None
+    if not version.isdigit() or int(version) < 1:
+        raise InvalidValueError(
+            f"{kind} reference {ref!r}: the version after '/' must be a positive integer"
+        )
+    return name, int(version)
+
+
+@dataclass
+class DatasetVersion:
+    """One immutable version of a dataset."""
+
+    id: str
+    name: str
+    version: int
+    content_hash: str
+    size: int
+    num_rows: int
+    num_columns: int
+    schema: Schema
+    profile_json: str = field(repr=False)
+    source: str | None
+    lineage: dict[str, Any]
+    run_id: str | None
+    description: str | None
+    created_at: int
+    _ws: Workspace = field(repr=False, compare=False)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}/{self.version}"
+
+    @property
+    def profile(self) -> Profile:
+        return Profile.from_dict(orjson.loads(self.profile_json))
+
+    def path(self) -> Path:
+        """A local Parquet file with the data, verified against its hash."""
+        return self._ws.artifacts.verified_path(self.content_hash)
+
+    def sql(self) -> str:
+        """A DuckDB FROM-expression reading this version."""
+        return "read_parquet('" + str(self.path()).replace("'", "''") + "')"
+
+    def to_arrow(self, columns: Sequence[str] | None = None) -> pa.Table:
+        import pyarrow.parquet as pq
+
+        return pq.read_table(self.path(), columns=list(columns) if columns else None)
+
+    def to_pandas(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        return self.to_arrow(columns).to_pandas()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "version": self.version,
+            "ref": self.ref,
+            "content_hash": self.content_hash,
+            "size": self.size,
+            "num_rows": self.num_rows,
+            "num_columns": self.num_columns,
+            "schema": self.schema.to_dict(),
+            "source": self.source,
+            "lineage": self.lineage,
+            "run_id": self.run_id,
+            "description": self.description,
+            "created_at": self.created_at,
+        }
+
+
+@dataclass(frozen=True)
+class DatasetDiff:
+    """Schema and profile changes from version ``a`` to version ``b``."""
+
+    a: str
+    b: str
+    schema_changes: tuple[Change, ...]
+    profile_changes: tuple[Change, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "a": self.a,
+            "b": self.b,
+            "schema_changes": [c.to_dict() for c in self.schema_changes],
+            "profile_changes": [c.to_dict() for c in self.profile_changes],
+        }
+
+
+@contextlib.contextmanager
+def duck() -> Iterator[duckdb.DuckDBPyConnection]:
+    """A private in-memory DuckDB connection that spills to a temporary folder."""
+    import duckdb
+
+    spill = tempfile.mkdtemp(prefix="weekend-duckdb-")
+    con = duckdb.connect(config={"temp_directory": spill})
+    try:
+        yield con
+    finally:
+        con.close()
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+class Datasets:
+    """``ws.datasets``: register, read, validate, profile and compare dataset versions."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+
+    # -- writing ----------------------------------------------------------------------------
+    def register(
+        self,
+        name: str,
+        data: Any,
+        *,
+        keys: Sequence[str | Sequence[str]] = (),
+        description: str | None = None,
+        run: Any = None,
+        lineage: Mapping[str, Any] | None = None,
+    ) -> DatasetVersion:
+        """Store ``data`` as a new version of dataset ``name`` (or return the identical one).
+
+        ``data``: a DataFrame, an Arrow table, a Parquet/CSV file or folder, or a
+        :class:`~weekend.Query`. ``keys``: key columns whose uniqueness is recorded in the
+        schema. ``run``: the run (or run id) that produced the data, for lineage.
+        """
+        from weekend.data._profile import profile
+        from weekend.data._schema import infer_schema
+
+        validate_name(name, "dataset name")
+        run_id = getattr(run, "id", run)
+        if run_id is not None and not isinstance(run_id, str):
+            raise InvalidValueError(f"run must be a Run or a run id, got {type(run).__name__}")
+        work = Path(tempfile.mkdtemp(prefix="weekend-register-"))
+        try:
+            with duck() as con:
+                parquet = write_parquet(data, work / "data.parquet", con)
+                blob = self._ws.artifacts.put_file(parquet)
+                existing = self._find_by_hash(name, blob.sha256)
+                if existing is not None:
+                    return existing
+                relation = "SELECT * FROM read_parquet('" + str(parquet).replace("'", "''") + "')"
+                schema = infer_schema(con, relation, keys=keys)
+                prof = profile(con, relation)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        record = {
+            "content_hash": blob.sha256,
+            "blob_sha256": blob.sha256,
+            "size": blob.size,
+            "num_rows": prof.n_rows,
+            "num_columns": len(schema.columns),
+            "schema_json": orjson.dumps(schema.to_dict()).decode(),
+            "profile_json": orjson.dumps(prof.to_dict()).decode(),
+            "source": describe_source(data)[:2000],
+            "lineage_json": orjson.dumps(dict(lineage or {})).decode(),
+            "run_id": run_id,
+            "description": description,
+        }
+        return self._insert_version(name, record)
+
+    def _insert_version(self, name: str, record: dict[str, Any]) -> DatasetVersion:
+        catalog = self._ws.catalog
+        for _ in range(5):
+            try:
+                with catalog.begin() as conn:
+                    stmt = catalog.insert(datasets).values(
+                        id=new_id(), name=name, description=None, created_at=now_ms()
+                    )
+                    conn.execute(stmt.on_conflict_do_nothing())
+                    dataset_id = conn.execute(
+                        select(datasets.c.id).where(datasets.c.name == name)
+                    ).scalar_one()
+                    same = conn.execute(
+                        select(dataset_versions.c.version).where(
+                            dataset_versions.c.dataset_id == dataset_id,
+                            dataset_versions.c.content_hash == record["content_hash"],
+                        )
+                    ).first()
+                    if same is None:
+                        latest = conn.execute(
+                            select(func.max(dataset_versions.c.version)).where(
+                                dataset_versions.c.dataset_id == dataset_id
+                            )
+                        ).scalar()
+                        conn.execute(
+                            dataset_versions.insert().values(
+                                id=new_id(),
+                                dataset_id=dataset_id,
+                                version=(latest or 0) + 1,
+                                created_at=now_ms(),
+                                **record,
+                            )
+                        )
+                break
+            except SAIntegrityError:
+                continue  # another process took this version number; try the next
+        found = self._find_by_hash(name, record["content_hash"])
+        if found is None:  # pragma: no cover - the loop above always inserts or finds it
+            raise NotFoundError(f"dataset {name!r} version could not be registered")
+        return found
+
+    # -- reading ----------------------------------------------------------------------------
+    def _select(self) -> Any:
+        return select(dataset_versions, datasets.c.name).join(
+            datasets, datasets.c.id == dataset_versions.c.dataset_id
+        )
+
+    def _version(self, row: Any) -> DatasetVersion:
+        m = row._mapping
+        return DatasetVersion(
+            id=m["id"],
+            name=m["name"],
+            version=int(m["version"]),
+            content_hash=m["content_hash"],
+            size=int(m["size"]),
+            num_rows=int(m["num_rows"]),
+            num_columns=int(m["num_columns"]),
+            schema=Schema.from_dict(orjson.loads(m["schema_json"])),
+            profile_json=m["profile_json"],
+            source=m["source"],
+            lineage=orjson.loads(m["lineage_json"] or "{}"),
+            run_id=m["run_id"],
+            description=m["description"],
+            created_at=int(m["created_at"]),
+            _ws=self._ws,
+        )
+
+    def _find_by_hash(self, name: str, content_hash: str) -> DatasetVersion | None:
+        with self._ws.catalog.read() as conn:
+            row = conn.execute(
+                self._select().where(
+                    datasets.c.name == name, dataset_versions.c.content_hash == content_hash
+                )
+            ).first()
+        return None if row is None else self._version(row)
+
+    def get(self, ref: str) -> DatasetVersion:
+        """A version by reference: ``"name"`` (latest) or ``"name/3"``."""
+        name, version = parse_ref(ref)
+        stmt = self._select().where(datasets.c.name == name)
+        if version is None:
+            stmt = stmt.order_by(dataset_versions.c.version.desc()).limit(1)
+        else:
+            stmt = stmt.where(dataset_versions.c.version == version)
+        with self._ws.catalog.read() as conn:
+            row = conn.execute(stmt).first()
+        if row is None:
+            what = f"dataset {name!r}" if version is None else f"dataset version {ref!r}"
+            raise NotFoundError(f"{what} does not exist")
+        return self._version(row)
+
+    def versions(self, name: str) -> list[DatasetVersion]:
+        validate_name(name, "dataset name")
+        with self._ws.catalog.read() as conn:
+            rows = conn.execute(
+                self._select().where(datasets.c.name == name).order_by(dataset_versions.c.version)
+            ).all()
+        if not rows:
+            raise NotFoundError(f"dataset {name!r} does not exist")
+        return [self._version(r) for r in rows]
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every dataset with its number of versions and its latest version."""
+        stmt = (
+            select(
+                datasets.c.name,
+                func.count(dataset_versions.c.id).label("versions"),
+                func.max(dataset_versions.c.version).label("latest"),
+                func.max(dataset_versions.c.created_at).label("updated_at"),
+            )
+            .join(dataset_versions, dataset_versions.c.dataset_id == datasets.c.id)
+            .group_by(datasets.c.name)
+            .order_by(datasets.c.name)
+        )
+        with self._ws.catalog.read() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
+    def load(self, ref: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        return self.get(ref).to_pandas(columns)
+
+    # -- checks and comparisons -------------------------------------------------------------
+    def profile(self, ref: str) -> Profile:
+        return self.get(ref).profile
+
+    def diff(self, a: str, b: str) -> DatasetDiff:
+        """Schema and profile changes between two versions."""
+        va, vb = self.get(a), self.get(b)
+        return DatasetDiff(
+            a=va.ref,
+            b=vb.ref,
+            schema_changes=tuple(schema_diff(va.schema, vb.schema)),
+            profile_changes=tuple(profile_diff(va.profile, vb.profile)),
+        )
+
+
+__all__ = ["DatasetDiff", "DatasetVersion", "Datasets", "Query", "parse_ref"]
