@@ -1,0 +1,207 @@
+"""The scikit-learn flavor: estimators and pipelines stored with skops, loaded without pickle.
+
+skops rebuilds objects from a description of their state instead of running pickle's
+byte code, and reports every type outside its own default trust list before loading
+(``skops.io.get_untrusted_types``). This flavor loads a file only when each such type is in
+:data:`SAFE_TYPES`, a short allow-list of scikit-learn, numpy and scipy types verified with
+the installed versions (what tree ensembles, neighbours, calibration, splines ... need).
+A type outside it (typically a custom class of the user) raises
+:class:`~weekend.core.errors.UnsafeModelError` unless the caller passes ``trusted=True``.
+There is no fallback to pickle, ever.
+
+The :class:`SklearnModel` it loads runs linear pipelines through a compiled numpy fast path
+for small batches (see :mod:`weekend.registry._flavor_sklearn_fast`) and calls the estimator
+itself for everything else.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from weekend.core.errors import IntegrityError, InvalidValueError, UnsafeModelError
+from weekend.registry._flavor_sklearn_fast import FastLinear, compile_fast_path
+from weekend.registry._flavors import (
+    FORMAT_VERSION,
+    Flavor,
+    FlavorInfo,
+    LoadedModel,
+    atomic_path,
+    check_info,
+    labels_from_json,
+    labels_to_json,
+    model_file,
+    module_roots,
+    qualified_name,
+)
+
+MODEL_FILE = "model.skops"
+
+SAFE_TYPES: frozenset[str] = frozenset(
+    {
+        # tree ensembles: RandomForest, ExtraTrees, GradientBoosting, AdaBoost, DecisionTree,
+        # IsolationForest
+        "sklearn.tree._tree.Tree",
+        # HistGradientBoosting; with categorical features also a partial of check_array
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "functools.partial",  # skops checks the wrapped function and arguments as well
+        "sklearn.utils.validation.check_array",
+        # dtypes stored by KBinsDiscretizer, SimpleImputer ...
+        "numpy.dtype",
+        # nearest neighbours
+        "sklearn.neighbors._kd_tree.KDTree",
+        "sklearn.neighbors._ball_tree.BallTree",
+        "sklearn.metrics._dist_metrics.EuclideanDistance64",
+        "sklearn.metrics._dist_metrics.ManhattanDistance64",
+        "sklearn.metrics._dist_metrics.MinkowskiDistance64",
+        # MLP optimisers
+        "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+        "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+        # calibration, voting and stacking
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+        "sklearn.utils._bunch.Bunch",
+        # SplineTransformer
+        "scipy.interpolate._bsplines.BSpline",
+        "scipy._lib.array_api_compat.numpy._aliases.asarray",
+        # feature selection and column selection
+        "sklearn.feature_selection._univariate_selection.f_classif",
+        "sklearn.feature_selection._univariate_selection.f_regression",
+        "sklearn.compose._column_transformer.make_column_selector",
+    }
+)
+"""Types beyond skops' defaults that load without running user code (sklearn 1.9, skops 0.16)."""
+
+
+class SklearnModel(LoadedModel):
+    """A scikit-learn estimator, with a compiled fast path for small batches when possible."""
+
+    flavor: ClassVar[str] = "sklearn"
+
+    def __init__(self, model: Any, fast: FastLinear | None, fast_max_rows: int, reason: str):
+        self._model = model
+        self._fast = fast
+        self._fast_max_rows = fast_max_rows
+        self.fast_path_reason = reason
+        """Why there is no fast path (empty when there is one)."""
+        classes = getattr(model, "classes_", None)
+        self.classes_ = None if classes is None else np.asarray(classes)
+        self._has_proba = callable(getattr(model, "predict_proba", None))
+
+    @property
+    def raw(self) -> Any:
+        return self._model
+
+    @property
+    def has_proba(self) -> bool:
+        return self._has_proba
+
+    @property
+    def fast_path(self) -> bool:
+        """Whether small batches run through the compiled numpy path."""
+        return self._fast is not None
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray[Any, Any]:
+        fast = self._fast
+        if fast is not None and 0 < len(df) <= self._fast_max_rows:
+            out = fast.predict(df)
+            if out is not None:
+                return out
+        return np.asarray(self._model.predict(df))
+
+    def predict_proba(self, df: pd.DataFrame) -> np.ndarray[Any, Any] | None:
+        if not self._has_proba:
+            return None
+        fast = self._fast
+        if fast is not None and 0 < len(df) <= self._fast_max_rows:
+            out = fast.predict_proba(df)
+            if out is not None:
+                return out
+        return np.asarray(self._model.predict_proba(df))
+
+
+class SklearnFlavor(Flavor):
+    """scikit-learn estimators and pipelines, stored with skops.
+
+    ``fast_path`` compiles linear pipelines to numpy for batches of at most
+    ``fast_path_max_rows`` rows (verified against the pipeline at load time).
+    """
+
+    name: ClassVar[str] = "sklearn"
+    trusted_required: ClassVar[bool] = False
+
+    def __init__(self, *, fast_path: bool = True, fast_path_max_rows: int = 256) -> None:
+        self.fast_path = fast_path
+        self.fast_path_max_rows = fast_path_max_rows
+
+    def matches(self, model: object) -> bool:
+        if "sklearn" not in module_roots(model):
+            return False
+        from sklearn.base import BaseEstimator
+
+        return isinstance(model, BaseEstimator)
+
+    def save(self, model: Any, folder: Path) -> FlavorInfo:
+        if not self.matches(model):
+            raise InvalidValueError(
+                f"the sklearn flavor stores scikit-learn estimators, got {qualified_name(model)}"
+            )
+        import skops.io as sio
+        from sklearn.base import is_classifier, is_regressor
+
+        path = Path(folder) / MODEL_FILE
+        with atomic_path(path) as tmp:
+            sio.dump(model, tmp)
+            outside = sorted(set(sio.get_untrusted_types(file=tmp)) - SAFE_TYPES)
+        classes = getattr(model, "classes_", None)
+        task = "classifier" if is_classifier(model) else "regressor" if is_regressor(model) else ""
+        return FlavorInfo(
+            flavor=self.name,
+            format="skops",
+            format_version=FORMAT_VERSION,
+            files=[MODEL_FILE],
+            packages=["scikit-learn", "skops", "scipy"],
+            details={
+                "class": qualified_name(model),
+                "task": task or "other",
+                "classes": None if classes is None else labels_to_json(classes),
+                "has_proba": callable(getattr(model, "predict_proba", None)),
+                "needs_trusted": outside,
+            },
+        )
+
+    def load(self, folder: Path, info: FlavorInfo, *, trusted: bool = False) -> SklearnModel:
+        check_info(info, self.name)
+        import skops.io as sio
+
+        path = model_file(Path(folder), info, MODEL_FILE)
+        try:
+            untrusted = sio.get_untrusted_types(file=path)
+        except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+            raise IntegrityError(
+                f"model file {MODEL_FILE!r} is not a readable skops file: {exc}"
+            ) from exc
+        unsafe = sorted(set(untrusted) - SAFE_TYPES)
+        if unsafe and not trusted:
+            raise UnsafeModelError(
+                f"model file {MODEL_FILE!r} contains types outside weekend's allow-list of safe "
+                f"scikit-learn/numpy/scipy types: {', '.join(unsafe)}; loading them may run their "
+                "code. If you trust where this model came from, load it with trusted=True"
+            )
+        try:
+            model = sio.load(path, trusted=untrusted)
+        except (zipfile.BadZipFile, KeyError, OSError) as exc:
+            raise IntegrityError(f"model file {MODEL_FILE!r} cannot be read: {exc}") from exc
+        fast, reason = (None, "disabled") if not self.fast_path else compile_fast_path(model)
+        saved = labels_from_json(info.get("details", {}).get("classes"))
+        current = getattr(model, "classes_", None)
+        if saved is not None and (current is None or not np.array_equal(saved, current)):
+            raise IntegrityError("the classes stored in the flavor info differ from the model's")
+        return SklearnModel(model, fast, self.fast_path_max_rows, reason)
+
+
+__all__ = ["SAFE_TYPES", "SklearnFlavor", "SklearnModel"]
