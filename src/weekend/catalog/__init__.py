@@ -13,6 +13,7 @@ on a lock upgrade; read transactions (:meth:`Catalog.read`) start deferred.
 from __future__ import annotations
 
 import contextlib
+import os
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -20,8 +21,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.pool import NullPool, StaticPool
+from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
+from sqlalchemy.pool import QueuePool, StaticPool
 
 from weekend.core.errors import CatalogVersionError, ConfigurationError
 
@@ -148,11 +149,27 @@ def _safe_url(url: str) -> str:
         return "<catalog url>"
 
 
+def _fork_safe(engine: Engine) -> Engine:
+    """Never hand a connection opened by a parent process to a forked child."""
+
+    @event.listens_for(engine, "connect")
+    def _remember_pid(_dbapi_conn: Any, record: Any) -> None:
+        record.info["pid"] = os.getpid()
+
+    @event.listens_for(engine, "checkout")
+    def _check_pid(_dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        if record.info.get("pid") != os.getpid():
+            record.dbapi_connection = proxy.dbapi_connection = None
+            raise DisconnectionError("connection was opened by another process")
+
+    return engine
+
+
 def _make_engine(url: str) -> Engine:
     try:
         if url.startswith("sqlite"):
-            return _sqlite_engine(url)
-        return create_engine(url, pool_pre_ping=True, future=True)
+            return _fork_safe(_sqlite_engine(url))
+        return _fork_safe(create_engine(url, pool_pre_ping=True))
     except ModuleNotFoundError as exc:
         raise ConfigurationError(
             f"the driver for catalog url {_safe_url(url)} is not installed ({exc.name}); "
@@ -167,11 +184,15 @@ def _sqlite_engine(url: str) -> Engine:
     if not memory:
         database = url.split(":///", 1)[-1]
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(
-        url,
-        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
-        poolclass=StaticPool if memory else NullPool,
-    )
+    connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
+    if memory:
+        engine = create_engine(url, connect_args=connect_args, poolclass=StaticPool)
+    else:
+        # Connections are kept open: closing the last one of a WAL database checkpoints it,
+        # which made every transaction pay for a disk sync.
+        engine = create_engine(
+            url, connect_args=connect_args, poolclass=QueuePool, pool_size=8, max_overflow=8
+        )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:

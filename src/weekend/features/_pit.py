@@ -27,19 +27,18 @@ DuckDB runs the source side out of core (it spills); only the result becomes Arr
 from __future__ import annotations
 
 import datetime
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import duckdb
 import pyarrow as pa
 
 from weekend.core.errors import DataValidationError, UserInputError
 from weekend.core.names import validate_name
 
 if TYPE_CHECKING:
-    import duckdb
     import pandas as pd
 
 _PREFIX = "__wk_pit_"
@@ -95,8 +94,7 @@ class ViewSpec:
             value = getattr(self, attr)
             if isinstance(value, str) or not all(isinstance(v, str) for v in value):
                 raise UserInputError(
-                    f"view {self.name!r}: {attr} must be a sequence of column names, "
-                    f"got {value!r}"
+                    f"view {self.name!r}: {attr} must be a sequence of column names, got {value!r}"
                 )
             object.__setattr__(self, attr, tuple(value))
         if not self.features:
@@ -142,7 +140,7 @@ def _entity_to_arrow(
     if isinstance(entity, str):
         try:
             return con.sql(f"SELECT * FROM {entity}").to_arrow_table()
-        except Exception as exc:  # duckdb raises many unrelated classes
+        except duckdb.Error as exc:
             raise UserInputError(f"entity source {entity!r} cannot be read: {exc}") from exc
     import pandas as pd
 
@@ -183,8 +181,10 @@ def _timestamps_ns(table: pa.Table, column: str) -> pa.ChunkedArray:
 def _source_types(con: duckdb.DuckDBPyConnection, view: ViewSpec) -> dict[str, str]:
     try:
         relation = con.sql(f"SELECT * FROM {view.source} LIMIT 0")
-        return {name: str(kind) for name, kind in zip(relation.columns, relation.types, strict=True)}
-    except Exception as exc:  # duckdb raises many unrelated classes
+        return {
+            name: str(kind) for name, kind in zip(relation.columns, relation.types, strict=True)
+        }
+    except duckdb.Error as exc:
         raise UserInputError(
             f"view {view.name!r}: source {view.source!r} cannot be read: {exc}"
         ) from exc
@@ -236,11 +236,11 @@ def _check(
                     f"view {view.name!r}: source {view.source!r} has no column {column!r} "
                     f"(declared as {role}); its columns are {list(source_types)}"
                 )
-        for column in (view.timestamp_field, view.created_timestamp_field):
-            if column is not None and source_types[column] not in _TEMPORAL_TYPES:
+        for field in (view.timestamp_field, view.created_timestamp_field):
+            if field is not None and source_types[field] not in _TEMPORAL_TYPES:
                 raise DataValidationError(
-                    f"view {view.name!r}: column {column!r} must be a timestamp or date, "
-                    f"got {source_types[column]}"
+                    f"view {view.name!r}: column {field!r} must be a timestamp or date, "
+                    f"got {source_types[field]}"
                 )
         for key in view.join_keys:
             if key not in entity_types:
@@ -307,12 +307,18 @@ def _source_sql(view: ViewSpec, types: dict[str, str]) -> str:
     items = [f"{_quote(key)} AS k{i}" for i, key in enumerate(view.join_keys)]
     items += [f"{event} AS e", f"{created} AS c", "row_number() OVER () AS o"]
     items += [f"{_quote(feature)} AS f{i}" for i, feature in enumerate(view.features)]
-    not_null = " AND ".join([f"k{i} IS NOT NULL" for i in range(len(view.join_keys))] + ["e IS NOT NULL"])
+    not_null = " AND ".join(
+        [f"k{i} IS NOT NULL" for i in range(len(view.join_keys))] + ["e IS NOT NULL"]
+    )
     return f"SELECT * FROM (SELECT {', '.join(items)} FROM {view.source}) WHERE {not_null}"
 
 
 def _view_sql(
-    view: ViewSpec, types: dict[str, str], entity_name: str, key_columns: dict[str, str], strict: bool
+    view: ViewSpec,
+    types: dict[str, str],
+    entity_name: str,
+    key_columns: dict[str, str],
+    strict: bool,
 ) -> str:
     """One view's query: one row per entity row, in entity order, the features as f0, f1 ..."""
     keys = [f"k{i}" for i in range(len(view.join_keys))]
@@ -322,7 +328,7 @@ def _view_sql(
     if strict:
         packed = ", ".join(["e := e"] + [f"f{i} := f{i}" for i in range(n)])
         matched = (
-            f"SELECT {', '.join(keys + ['greatest(e, c) AS v'])}, "
+            f"SELECT {', '.join([*keys, 'greatest(e, c) AS v'])}, "
             f"arg_max(struct_pack({packed}), struct_pack(e := e, c := c, o := o)) OVER "
             f"({partition}ORDER BY greatest(e, c) "
             "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS b FROM src"
@@ -384,7 +390,12 @@ def point_in_time_join(
             sql = _view_sql(view, types, entity_name, key_columns, strict)
             try:
                 result = con.sql(sql).to_arrow_table()
-            except Exception as exc:  # duckdb raises many unrelated classes
+            except duckdb.ConversionException as exc:
+                raise DataValidationError(
+                    f"view {view.name!r}: a timestamp does not fit in int64 nanoseconds "
+                    f"(years 1677 to 2262): {_first_line(exc)}"
+                ) from exc
+            except duckdb.Error as exc:
                 raise DataValidationError(
                     f"view {view.name!r}: the point-in-time join failed: {_first_line(exc)}"
                 ) from exc
@@ -398,7 +409,8 @@ def point_in_time_join(
 
 
 def _first_line(exc: BaseException) -> str:
-    return re.split(r"\n", str(exc), maxsplit=1)[0]
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 __all__ = ["ViewSpec", "point_in_time_join", "validate_entity_frame"]

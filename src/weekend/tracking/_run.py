@@ -24,6 +24,7 @@ from weekend.core.names import validate_artifact_name, validate_key
 from weekend.tracking._store import FAILED, FINISHED, KILLED, RUNNING, Point
 
 if TYPE_CHECKING:
+    from weekend.registry.models import ModelVersion
     from weekend.tracking.runs import Runs
 
 MAX_PARAM_VALUE = 6000
@@ -305,6 +306,34 @@ class Run:
             return self.log_bytes(sink.getvalue(), name, kind="png")
         raise InvalidValueError(
             f"log_figure expects a matplotlib or Plotly figure, got {type(figure).__name__}"
+        )
+
+    # -- models ---------------------------------------------------------------------------
+    def log_model(
+        self,
+        model: Any,
+        name: str,
+        *,
+        input_example: Any = None,
+        datasets: Any = None,
+        features: Mapping[str, int] | None = None,
+        description: str | None = None,
+        export_onnx: bool = False,
+    ) -> ModelVersion:
+        """Register ``model`` as the next version of ``name``, with this run as its lineage.
+
+        Same as ``ws.models.register(model, name, run=run, ...)``; see ``docs/registry.md``.
+        """
+        self._check_open()
+        return self._runs._ws.models.register(  # type: ignore[no-any-return]
+            model,
+            name,
+            run=self,
+            input_example=input_example,
+            datasets=datasets,
+            features=features,
+            description=description,
+            export_onnx=export_onnx,
         )
 
     # -- lifecycle ------------------------------------------------------------------------

@@ -277,6 +277,45 @@ def write_metrics(catalog: Catalog, conn: Connection, points: Sequence[Point]) -
     conn.execute(stmt, latest_rows)
 
 
+def attributes_of(
+    conn: Connection, run_ids: Sequence[str]
+) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]], dict[str, dict[str, float]]]:
+    """Params, tags and latest metrics of runs, in one query."""
+    from sqlalchemy import Double, Integer, Text, cast, literal, null, union_all
+
+    no_text, no_number = cast(null(), Text), cast(null(), Double)
+    p = select(
+        literal(0).label("kind"),
+        params.c.run_id,
+        params.c.key,
+        params.c.value.label("text"),
+        no_number.label("number"),
+        literal(0).label("is_nan"),
+    ).where(params.c.run_id.in_(run_ids))
+    t = select(
+        literal(1), tags.c.run_id, tags.c.key, tags.c.value, no_number, literal(0)
+    ).where(tags.c.run_id.in_(run_ids))
+    m = select(
+        literal(2),
+        latest_metrics.c.run_id,
+        latest_metrics.c.key,
+        no_text,
+        latest_metrics.c.value,
+        cast(latest_metrics.c.is_nan, Integer),
+    ).where(latest_metrics.c.run_id.in_(run_ids))
+    out_p: dict[str, dict[str, str]] = {r: {} for r in run_ids}
+    out_t: dict[str, dict[str, str]] = {r: {} for r in run_ids}
+    out_m: dict[str, dict[str, float]] = {r: {} for r in run_ids}
+    for kind, run_id, key, text, number, is_nan in conn.execute(union_all(p, t, m)):
+        if kind == 0:
+            out_p[run_id][key] = text
+        elif kind == 1:
+            out_t[run_id][key] = text
+        else:
+            out_m[run_id][key] = math.nan if is_nan else float(number)
+    return out_p, out_t, out_m
+
+
 def params_of(conn: Connection, run_ids: Sequence[str]) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {r: {} for r in run_ids}
     for run_id, key, value in conn.execute(

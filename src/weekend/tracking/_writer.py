@@ -106,18 +106,18 @@ class Writer:
                 return
             try:
                 try:
-                    self._write(points, tags)
+                    conflict = self._write(points, tags, params)
                 except SAIntegrityError:
-                    # A run was purged while points for it were buffered: drop those points
-                    # (they have nowhere to go), say so, and write the rest.
-                    points, tags, gone = self._without_missing_runs(points, tags)
+                    # A run was purged while points for it were buffered: drop what belonged
+                    # to it (it has nowhere to go), say so, and write the rest.
+                    points, tags, params, gone = self._without_missing_runs(points, tags, params)
                     if not gone:
                         raise
+                    conflict = self._write(points, tags, params)
                     self._error = ConflictError(
                         f"run(s) {', '.join(sorted(gone))} no longer exist (purged); "
-                        "their pending points and tags were dropped"
+                        "their pending points, params and tags were dropped"
                     )
-                    self._write(points, tags)
             except BaseException as exc:
                 with self._lock:  # keep them for the next attempt
                     self._points[:0] = points
@@ -125,58 +125,44 @@ class Writer:
                     self._params[:0] = params
                 self._error = exc
                 return
-            try:
-                self._write_params(params)
-            except WeekendError as exc:
-                self._error = exc
-            except Exception as exc:  # the catalog is unreachable: keep them for the next attempt
-                with self._lock:
-                    self._params[:0] = params
-                self._error = exc
+            if conflict is not None:
+                self._error = conflict
 
-    def _write(self, points: list[Point], tags: list[tuple[str, str, str]]) -> None:
+    def _write(
+        self,
+        points: list[Point],
+        tags: list[tuple[str, str, str]],
+        params: list[tuple[str, str, str]],
+    ) -> WeekendError | None:
+        """One transaction for everything buffered; a param conflict is returned, not raised,
+        so that the valid rows of the batch are committed."""
         for attempt in range(RETRIES):
             try:
                 with self.catalog.begin() as conn:
                     _store.write_metrics(self.catalog, conn, points)
                     _store.write_tags(self.catalog, conn, tags)
-                return
+                    return _store.write_params(self.catalog, conn, params)
             except OperationalError:
                 if attempt == RETRIES - 1:
                     raise
                 time.sleep(0.05 * 2**attempt)
+        return None  # pragma: no cover - the loop returns or raises
 
     def _without_missing_runs(
-        self, points: list[Point], tags: list[tuple[str, str, str]]
-    ) -> tuple[list[Point], list[tuple[str, str, str]], set[str]]:
-        wanted = {p[0] for p in points} | {t[0] for t in tags}
+        self,
+        points: list[Point],
+        tags: list[tuple[str, str, str]],
+        params: list[tuple[str, str, str]],
+    ) -> tuple[list[Point], list[tuple[str, str, str]], list[tuple[str, str, str]], set[str]]:
+        wanted = {p[0] for p in points} | {t[0] for t in tags} | {p[0] for p in params}
         with self.catalog.read() as conn:
             present = set(_store.run_rows(conn, sorted(wanted)))
-        gone = wanted - present
         return (
             [p for p in points if p[0] in present],
             [t for t in tags if t[0] in present],
-            gone,
+            [p for p in params if p[0] in present],
+            wanted - present,
         )
-
-    def _write_params(self, params: list[tuple[str, str, str]]) -> None:
-        by_run: dict[str, list[tuple[str, str, str]]] = {}
-        for row in params:
-            by_run.setdefault(row[0], []).append(row)
-        first_error: WeekendError | None = None
-        for rows in by_run.values():
-            for attempt in range(RETRIES):
-                try:
-                    with self.catalog.begin() as conn:
-                        conflict = _store.write_params(self.catalog, conn, rows)
-                    break
-                except OperationalError:
-                    if attempt == RETRIES - 1:
-                        raise
-                    time.sleep(0.05 * 2**attempt)
-            first_error = first_error or conflict
-        if first_error is not None:
-            raise first_error
 
     # -- background thread ------------------------------------------------------------------
     def _ensure_thread(self) -> None:

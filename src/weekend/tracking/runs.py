@@ -82,6 +82,8 @@ class Runs:
         self._writer = Writer(
             ws.catalog, heartbeat_interval=settings.float("tracking", "heartbeat_interval")
         )
+        # experiment name -> id; experiments are never renamed or removed, so this never goes stale
+        self._experiment_ids: dict[str, str] = {}
         self._heartbeat_timeout_ms = int(settings.float("tracking", "heartbeat_timeout") * 1000)
 
     # -- starting -------------------------------------------------------------------------
@@ -115,7 +117,10 @@ class Runs:
         if tags:
             tag_rows += run._tag_rows(tags)
         param_rows = run._param_rows(params) if params else []
-        experiment_id = _store.get_or_create_experiment(catalog, experiment)
+        experiment_id = self._experiment_ids.get(experiment)
+        if experiment_id is None:
+            experiment_id = _store.get_or_create_experiment(catalog, experiment)
+            self._experiment_ids[experiment] = experiment_id
         run.experiment_id = experiment_id
         with catalog.begin() as conn:
             if parent_id is not None:
@@ -181,9 +186,7 @@ class Runs:
         missing = [r for r in run_ids if r not in rows]
         if missing:
             raise NotFoundError(f"run {missing[0]!r} does not exist")
-        params = _store.params_of(conn, run_ids)
-        tags = _store.tags_of(conn, run_ids)
-        latest = _store.latest_of(conn, run_ids)
+        params, tags, latest = _store.attributes_of(conn, run_ids)
         out = []
         for run_id in run_ids:
             row = rows[run_id]
@@ -230,8 +233,11 @@ class Runs:
         experiment_ids: list[str] | None = None
         if experiment is not None:
             names = [experiment] if isinstance(experiment, str) else list(experiment)
-            with catalog.read() as conn:
-                found = _store.experiment_ids(conn, names)
+            found = {n: self._experiment_ids[n] for n in names if n in self._experiment_ids}
+            if len(found) < len(names):
+                with catalog.read() as conn:
+                    found = _store.experiment_ids(conn, names)
+                self._experiment_ids.update(found)
             unknown = [n for n in names if n not in found]
             if unknown:
                 raise NotFoundError(f"experiment {unknown[0]!r} does not exist")

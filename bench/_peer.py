@@ -1,0 +1,191 @@
+"""Run a peer (MLflow, Feast, Evidently ...) in its own virtualenv, from a benchmark.
+
+Standard library only: the same file is imported by benchmarks running in the project's
+``.venv`` and may be imported by worker code running inside a peer's venv.
+
+A peer venv lives in ``bench/.venvs/<name>`` (git-ignored). It is made with the machine's
+``python3 -m venv`` and ``pip install``; a marker file records the requirements it was
+built from, so a later run reuses it and a change of requirements rebuilds it.
+
+A worker script talks back through its standard output: it prints one line
+``RESULT_PREFIX + json`` (use :func:`emit`); anything else it prints (logs, warnings) is
+ignored, and its standard error is shown only when it fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
+VENVS_DIR = BENCH_DIR / ".venvs"
+DATA_DIR = BENCH_DIR / ".data"
+RESULT_PREFIX = "@@bench-result "
+MARKER = "weekend-bench-requirements.json"
+
+
+class PeerError(RuntimeError):
+    """A peer venv could not be built, or a worker failed."""
+
+
+@dataclass(frozen=True)
+class Venv:
+    """A Python environment: its folder and its interpreter."""
+
+    name: str
+    root: Path
+
+    @property
+    def python(self) -> Path:
+        return self.root / "bin" / "python"
+
+    @property
+    def bin(self) -> Path:
+        return self.root / "bin"
+
+    def version_of(self, distribution: str) -> str | None:
+        """The installed version of a distribution in this venv (None if absent)."""
+        code = (
+            "import importlib.metadata as m, sys\n"
+            "try:\n    print(m.version(sys.argv[1]))\n"
+            "except m.PackageNotFoundError:\n    pass\n"
+        )
+        out = subprocess.run(
+            [str(self.python), "-c", code, distribution],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        text = out.stdout.strip()
+        return text or None
+
+
+def project_venv() -> Venv:
+    """The project's own ``.venv`` (where weekend is installed)."""
+    root = REPO_DIR / ".venv"
+    if not (root / "bin" / "python").exists():
+        raise PeerError(f"the project venv is missing: expected {root}/bin/python")
+    return Venv("project", root)
+
+
+def _base_python() -> str:
+    """The machine's python3 (not a venv's), to build peer venvs from."""
+    found = shutil.which("python3")
+    if found and not Path(found).resolve().is_relative_to(REPO_DIR):
+        return found
+    return getattr(sys, "_base_executable", sys.executable)
+
+
+def ensure_venv(
+    name: str,
+    requirements: Sequence[str],
+    *,
+    check_import: str | None = None,
+    log: Any = None,
+) -> Venv:
+    """Create (or reuse) ``bench/.venvs/<name>`` with ``requirements`` installed.
+
+    ``check_import`` is a module that must import in the venv for it to count as ready.
+    ``log`` is a callable taking one message (default: print to stderr).
+    """
+    say = log or (lambda message: print(message, file=sys.stderr, flush=True))
+    venv = Venv(name, VENVS_DIR / name)
+    wanted = {"requirements": sorted(requirements), "check_import": check_import}
+    marker = venv.root / MARKER
+    if venv.python.exists() and marker.exists():
+        try:
+            if json.loads(marker.read_text()) == wanted:
+                return venv
+        except ValueError:
+            pass
+    if venv.root.exists():
+        say(f"[peer] rebuilding venv {venv.root} (requirements changed or build incomplete)")
+        shutil.rmtree(venv.root)
+    VENVS_DIR.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    say(f"[peer] creating venv {venv.root} and installing {' '.join(requirements)} ...")
+    _check([_base_python(), "-m", "venv", str(venv.root)], "create the venv")
+    _check(
+        [str(venv.python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"],
+        "upgrade pip",
+    )
+    _check(
+        [str(venv.python), "-m", "pip", "install", "--quiet", *requirements],
+        f"install {' '.join(requirements)}",
+    )
+    if check_import:
+        _check([str(venv.python), "-c", f"import {check_import}"], f"import {check_import}")
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps(wanted))
+    tmp.replace(marker)  # the venv counts as ready only once this exists
+    say(f"[peer] venv {name} ready in {time.perf_counter() - started:.0f} s")
+    return venv
+
+
+def _check(cmd: Sequence[str], what: str) -> None:
+    out = subprocess.run(list(cmd), capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        tail = (out.stderr or out.stdout)[-3000:]
+        raise PeerError(f"could not {what} (exit {out.returncode}):\n{tail}")
+
+
+def run_worker(
+    venv: Venv,
+    script: str | Path,
+    args: Sequence[str] = (),
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | Path | None = None,
+    timeout: float = 3600.0,
+) -> Any:
+    """Run ``script`` with the venv's python in a fresh process; return what it emitted.
+
+    The venv's ``bin`` goes first on ``PATH`` (some peers start helpers by name).
+    """
+    full_env = dict(os.environ)
+    full_env.pop("PYTHONPATH", None)
+    full_env.pop("VIRTUAL_ENV", None)
+    full_env["PATH"] = f"{venv.bin}{os.pathsep}{full_env.get('PATH', '')}"
+    full_env["PYTHONHASHSEED"] = full_env.get("PYTHONHASHSEED", "0")
+    if env:
+        full_env.update(env)
+    cmd = [str(venv.python), str(script), *args]
+    try:
+        out = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            env=full_env,
+            cwd=str(cwd) if cwd else None,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise PeerError(f"worker {' '.join(cmd[1:])} timed out after {timeout:.0f} s") from exc
+    if out.returncode != 0:
+        raise PeerError(
+            f"worker {' '.join(cmd[1:])} in venv {venv.name} failed (exit {out.returncode}):\n"
+            f"{out.stderr[-4000:]}"
+        )
+    for line in reversed(out.stdout.splitlines()):
+        if line.startswith(RESULT_PREFIX):
+            return json.loads(line[len(RESULT_PREFIX) :])
+    raise PeerError(
+        f"worker {' '.join(cmd[1:])} printed no result line; stdout ends with:\n"
+        f"{out.stdout[-2000:]}\nstderr ends with:\n{out.stderr[-2000:]}"
+    )
+
+
+def emit(result: Any) -> None:
+    """Called by a worker: hand ``result`` (JSON-serialisable) back to the benchmark."""
+    sys.stdout.write(RESULT_PREFIX + json.dumps(result) + "\n")
+    sys.stdout.flush()
