@@ -59,6 +59,7 @@ runs = Table(
     Column("deleted", Boolean, nullable=False, default=False),
     Index("ix_runs_experiment_start", "experiment_id", "start_time"),
     Index("ix_runs_status", "status"),
+    Index("ix_runs_start", "start_time"),
     Index("ix_runs_parent", "parent_id"),
 )
 

@@ -49,6 +49,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_runs_experiment_start", "runs", ["experiment_id", "start_time"])
     op.create_index("ix_runs_status", "runs", ["status"])
+    op.create_index("ix_runs_start", "runs", ["start_time"])
     op.create_index("ix_runs_parent", "runs", ["parent_id"])
     for name in ("params", "tags"):
         op.create_table(
