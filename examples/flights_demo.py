@@ -115,8 +115,13 @@ def roc_figure(model: Pipeline, frame: pd.DataFrame, title: str) -> object:
 
 
 def train_and_log(
-    ws: wk.Workspace, parent: object, name: str, model: Pipeline, params: dict[str, object],
-    train: pd.DataFrame, test: pd.DataFrame,
+    ws: wk.Workspace,
+    parent: object,
+    name: str,
+    model: Pipeline,
+    params: dict[str, object],
+    train: pd.DataFrame,
+    test: pd.DataFrame,
 ) -> tuple[str, dict[str, float], Pipeline]:
     import skops.io
 
@@ -160,25 +165,34 @@ def main() -> None:
         params={"train_months": "1-3", "test_month": TEST_MONTH, "target": "arr_delay > 15"},
         tags={"stage": "baseline"},
     ) as parent:
-        parent.log_table(
-            pd.DataFrame({"feature": CATEGORICAL + NUMERIC}), "data/features.parquet"
-        )
+        parent.log_table(pd.DataFrame({"feature": CATEGORICAL + NUMERIC}), "data/features.parquet")
         candidates = [
             ("logistic", baseline_model(), {"model": "logistic_regression", "C": 1.0}),
-            ("gbm-slow", boosted_model(0.05, 31), {"model": "gbm", "learning_rate": 0.05, "max_leaf_nodes": 31}),
-            ("gbm-fast", boosted_model(0.15, 63), {"model": "gbm", "learning_rate": 0.15, "max_leaf_nodes": 63}),
+            (
+                "gbm-slow",
+                boosted_model(0.05, 31),
+                {"model": "gbm", "learning_rate": 0.05, "max_leaf_nodes": 31},
+            ),
+            (
+                "gbm-fast",
+                boosted_model(0.15, 63),
+                {"model": "gbm", "learning_rate": 0.15, "max_leaf_nodes": 63},
+            ),
         ]
         for name, model, params in candidates:
             run_id, scores, _ = train_and_log(ws, parent, name, model, params, train, test)
             results[name] = (run_id, scores)
-            say(f"   trained {name:9s} test AUC {scores['auc']:.3f}  accuracy {scores['accuracy']:.3f}")
+            auc, accuracy = scores["auc"], scores["accuracy"]
+            say(f"   trained {name:9s} test AUC {auc:.3f}  accuracy {accuracy:.3f}")
         best_name = max(results, key=lambda n: results[n][1]["auc"])
         parent.log_metric("best_test_auc", results[best_name][1]["auc"])
         parent.set_tag("best_run", results[best_name][0])
 
     say(f"\n2. Tracking: 1 parent run and {len(results)} child runs in experiment 'flight-delay'.")
     best = ws.runs.search(
-        "metrics.test_auc > 0.5 and params.model = 'gbm'", order_by=["metrics.test_auc desc"], limit=1
+        "metrics.test_auc > 0.5 and params.model = 'gbm'",
+        order_by=["metrics.test_auc desc"],
+        limit=1,
     )
     if best:
         say(

@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 REQUIRE_SERVICES = os.environ.get("WEEKEND_REQUIRE_SERVICES") == "1"
-PG_ADMIN_URL = os.environ.get("WEEKEND_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "WEEKEND_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("WEEKEND_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
@@ -62,10 +64,10 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def redis_url() -> Iterator[str]:
+def redis_url() -> str:
     """The Redis URL; use together with ``redis_prefix`` so runs never share keys."""
     need_service("Redis", "127.0.0.1", 6379)
-    yield REDIS_URL
+    return REDIS_URL
 
 
 @pytest.fixture

@@ -28,6 +28,13 @@ from weekend.core.errors import (
 )
 
 if TYPE_CHECKING:
+    from weekend.data._ingest import Query
+    from weekend.features._definitions import (
+        Entity,
+        FeatureService,
+        FeatureView,
+        OnDemandFeatureView,
+    )
     from weekend.workspace import Workspace
 
 __version__ = "0.1.0"
@@ -37,12 +44,17 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "DataValidationError",
+    "Entity",
+    "FeatureService",
+    "FeatureView",
     "FilterSyntaxError",
     "IntegrityError",
     "InvalidNameError",
     "InvalidValueError",
     "NotFoundError",
+    "OnDemandFeatureView",
     "ParamConflictError",
+    "Query",
     "UnsafeModelError",
     "UserCodeError",
     "UserInputError",
@@ -68,9 +80,22 @@ def init(path: Any = ".") -> Workspace:
     return init_workspace(path)
 
 
+_LAZY = {
+    "Entity": "weekend.features._definitions",
+    "FeatureService": "weekend.features._definitions",
+    "FeatureView": "weekend.features._definitions",
+    "OnDemandFeatureView": "weekend.features._definitions",
+    "Query": "weekend.data._ingest",
+}
+
+
 def __getattr__(name: str) -> Any:
     if name == "Workspace":
         from weekend.workspace import Workspace
 
         return Workspace
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'weekend' has no attribute {name!r}")

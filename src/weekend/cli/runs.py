@@ -17,7 +17,9 @@ from weekend.cli._common import (
     print_table,
 )
 
-runs_app = typer.Typer(help="Tracked runs: list, show, search, compare, delete, gc.", no_args_is_help=True)
+runs_app = typer.Typer(
+    help="Tracked runs: list, show, search, compare, delete, gc.", no_args_is_help=True
+)
 experiments_app = typer.Typer(help="Experiments (named groups of runs).", no_args_is_help=True)
 
 
@@ -41,7 +43,9 @@ def _show_runs(records: list[Any], as_json: bool, title: str) -> None:
         return
     keys = sorted({k for r in records for k in r.metrics})[:6]
     print_table(
-        title, ["run", "experiment", "name", "status", "started", *keys], _summary_rows(records, keys)
+        title,
+        ["run", "experiment", "name", "status", "started", *keys],
+        _summary_rows(records, keys),
     )
 
 
@@ -69,7 +73,9 @@ def search_runs(
 ) -> None:
     """Runs matching a filter (see docs/tracking.md for the language)."""
     with open_project(project) as ws:
-        records = ws.runs.search(filter, order_by=order_by or None, limit=limit, experiment=experiment)
+        records = ws.runs.search(
+            filter, order_by=order_by or None, limit=limit, experiment=experiment
+        )
     _show_runs(records, as_json, f"runs where {filter}")
 
 
@@ -125,7 +131,7 @@ def compare_runs(
             rows.append((f"{kind} {key}", [getattr(r, attr).get(key) for r in records]))
     rows.sort(key=lambda item: len({repr(v) for v in item[1]}) == 1)
     if as_json:
-        print_json({"runs": [r.id for r in records], "rows": {k: v for k, v in rows}})
+        print_json({"runs": [r.id for r in records], "rows": dict(rows)})
         return
     print_table("compare", ["", *[r.id[:12] for r in records]], [[k, *v] for k, v in rows])
 

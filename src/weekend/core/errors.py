@@ -2,20 +2,20 @@
 
 ::
 
-    WeekendError                      base of everything weekend raises on purpose
-    ├── UserInputError                the caller passed something wrong (bad name, value, data, request)
-    │   ├── InvalidNameError          a name or key that is not allowed (path traversal, bad characters)
-    │   ├── InvalidValueError         a value of the wrong type, range or length
-    │   ├── FilterSyntaxError         a search filter that does not parse (points at the character)
-    │   ├── ParamConflictError        a parameter set again with a different value
-    │   └── DataValidationError       data that does not match a schema or expectations
-    ├── NotFoundError                 a run, experiment, model, dataset ... that does not exist
-    ├── ConflictError                 a state change that is not allowed now (e.g. logging to a finished run)
-    ├── ConfigurationError            bad settings, missing optional dependency, unreachable backend
-    │   └── CatalogVersionError       the catalog was written by a newer weekend than this one
-    ├── IntegrityError                stored data does not match its recorded hash, or is unreadable
-    ├── UnsafeModelError              loading would run code and the caller did not say trusted=True
-    └── UserCodeError                 an exception raised inside user code, wrapped (``__cause__`` kept)
+    WeekendError                  base of everything weekend raises on purpose
+    ├── UserInputError            the caller passed something wrong (name, value, data, request)
+    │   ├── InvalidNameError      a name or key that is not allowed (path traversal, characters)
+    │   ├── InvalidValueError     a value of the wrong type, range or length
+    │   ├── FilterSyntaxError     a search filter that does not parse (points at the character)
+    │   ├── ParamConflictError    a parameter set again with a different value
+    │   └── DataValidationError   data that does not match a schema or expectations
+    ├── NotFoundError             a run, experiment, model, dataset ... that does not exist
+    ├── ConflictError             a state change not allowed now (logging to a finished run)
+    ├── ConfigurationError        bad settings, missing optional dependency, unreachable backend
+    │   └── CatalogVersionError   the catalog was written by a newer weekend than this one
+    ├── IntegrityError            stored data does not match its recorded hash, or is unreadable
+    ├── UnsafeModelError          loading would run code and the caller did not say trusted=True
+    └── UserCodeError             an exception raised inside user code (``__cause__`` kept)
 
 HTTP status codes belong to the HTTP layer, which maps these classes; domain code never
 chooses one.

@@ -84,7 +84,9 @@ def validate_artifact_name(name: object) -> str:
         ("%", "'%' (percent-encoding)"),
     ):
         if bad in name:
-            raise InvalidNameError(f"artifact name {_show(name)} contains {why}, which is not allowed")
+            raise InvalidNameError(
+                f"artifact name {_show(name)} contains {why}, which is not allowed"
+            )
     if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or "://" in name:
         raise InvalidNameError(
             f"artifact name {_show(name)} is absolute; use a relative name like 'plots/roc.png'"
@@ -92,7 +94,8 @@ def validate_artifact_name(name: object) -> str:
     for segment in name.split("/"):
         if segment in ("", ".", ".."):
             raise InvalidNameError(
-                f"artifact name {_show(name)} has an empty, '.' or '..' segment, which is not allowed"
+                f"artifact name {_show(name)} has an empty, '.' or '..' segment, "
+                "which is not allowed"
             )
         if not _SEGMENT.fullmatch(segment):
             raise InvalidNameError(

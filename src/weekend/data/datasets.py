@@ -93,7 +93,8 @@ class DatasetVersion:
         return pq.read_table(self.path(), columns=list(columns) if columns else None)
 
     def to_pandas(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        return self.to_arrow(columns).to_pandas()
+        frame: pd.DataFrame = self.to_arrow(columns).to_pandas()
+        return frame
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -1,1 +1,83 @@
-"""The feature store."""
+"""The feature store: definitions, point-in-time training sets, online serving.
+
+::
+
+    import weekend as wk
+
+    driver = wk.Entity("driver", join_keys=["driver_id"])
+    stats = wk.FeatureView(
+        "driver_stats", entities=[driver], source="data/driver_stats.parquet",
+        timestamp_field="event_ts", features={"trips": "int64", "rating": "float64"}, ttl="7d",
+    )
+    ws = wk.open()
+    ws.features.apply([driver, stats])
+    train = ws.features.training_set(orders, ["driver_stats:trips", "driver_stats:rating"])
+    ws.features.materialize_incremental()
+    ws.features.online([{"driver_id": 1001}], ["driver_stats:trips"])
+
+The definitions are importable without heavy dependencies; the service classes load on
+first use. The rules are in ``docs/features.md``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from weekend.data._ingest import Query
+from weekend.features._definitions import (
+    DatasetSource,
+    Entity,
+    FeatureService,
+    FeatureView,
+    FileSource,
+    OnDemandFeatureView,
+    load_definitions,
+)
+
+if TYPE_CHECKING:
+    from weekend.features._materialize import MaterializeResult
+    from weekend.features._registry import DefinitionRecord, Plan, PlanItem
+    from weekend.features._skew import Mismatch, SkewReport
+    from weekend.features.online import OnlineResult, WriteResult
+    from weekend.features.store import FeatureStore
+
+_LAZY = {
+    "DefinitionRecord": "weekend.features._registry",
+    "FeatureStore": "weekend.features.store",
+    "MaterializeResult": "weekend.features._materialize",
+    "Mismatch": "weekend.features._skew",
+    "OnlineResult": "weekend.features.online",
+    "Plan": "weekend.features._registry",
+    "PlanItem": "weekend.features._registry",
+    "SkewReport": "weekend.features._skew",
+    "WriteResult": "weekend.features.online",
+}
+
+__all__ = [
+    "DatasetSource",
+    "DefinitionRecord",
+    "Entity",
+    "FeatureService",
+    "FeatureStore",
+    "FeatureView",
+    "FileSource",
+    "MaterializeResult",
+    "Mismatch",
+    "OnDemandFeatureView",
+    "OnlineResult",
+    "Plan",
+    "PlanItem",
+    "Query",
+    "SkewReport",
+    "WriteResult",
+    "load_definitions",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'weekend.features' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
