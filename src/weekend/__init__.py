@@ -28,6 +28,7 @@ from weekend.core.errors import (
 )
 
 if TYPE_CHECKING:
+    from weekend.data._expectations import Expectation
     from weekend.data._ingest import Query
     from weekend.features._definitions import (
         Entity,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
         FeatureView,
         OnDemandFeatureView,
     )
+    from weekend.features._types import DatasetSource
     from weekend.workspace import Workspace
 
 __version__ = "0.1.0"
@@ -44,7 +46,9 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "DataValidationError",
+    "DatasetSource",
     "Entity",
+    "Expectation",
     "FeatureService",
     "FeatureView",
     "FilterSyntaxError",
@@ -81,7 +85,9 @@ def init(path: Any = ".") -> Workspace:
 
 
 _LAZY = {
+    "DatasetSource": "weekend.features._types",
     "Entity": "weekend.features._definitions",
+    "Expectation": "weekend.data._expectations",
     "FeatureService": "weekend.features._definitions",
     "FeatureView": "weekend.features._definitions",
     "OnDemandFeatureView": "weekend.features._definitions",

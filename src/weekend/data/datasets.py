@@ -24,6 +24,7 @@ from weekend.catalog.tables_registry import dataset_versions, datasets
 from weekend.core.errors import InvalidValueError, NotFoundError
 from weekend.core.ids import new_id, now_ms
 from weekend.core.names import validate_name
+from weekend.data._expectations import Expectation
 from weekend.data._ingest import Query, describe_source, write_parquet
 from weekend.data._profile import Profile, profile_diff
 from weekend.data._schema import Change, Schema, schema_diff
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from weekend.data._validate import ValidationReport
     from weekend.workspace import Workspace
 
 
@@ -163,12 +165,17 @@ class Datasets:
         description: str | None = None,
         run: Any = None,
         lineage: Mapping[str, Any] | None = None,
+        validate_against: str | None = None,
+        expectations: Sequence[Expectation] = (),
+        severities: Mapping[str, str] | None = None,
     ) -> DatasetVersion:
         """Store ``data`` as a new version of dataset ``name`` (or return the identical one).
 
         ``data``: a DataFrame, an Arrow table, a Parquet/CSV file or folder, or a
         :class:`~weekend.Query`. ``keys``: key columns whose uniqueness is recorded in the
         schema. ``run``: the run (or run id) that produced the data, for lineage.
+        ``validate_against`` (a version reference) and ``expectations``: check the data
+        first and refuse it, storing nothing, when the check finds an error.
         """
         from weekend.data._profile import profile
         from weekend.data._schema import infer_schema
@@ -177,10 +184,14 @@ class Datasets:
         run_id = getattr(run, "id", run)
         if run_id is not None and not isinstance(run_id, str):
             raise InvalidValueError(f"run must be a Run or a run id, got {type(run).__name__}")
+        reference = self.get(validate_against) if validate_against is not None else None
         work = Path(tempfile.mkdtemp(prefix="weekend-register-"))
         try:
             with duck() as con:
                 parquet = write_parquet(data, work / "data.parquet", con)
+                if reference is not None or expectations:
+                    report = self._check(con, parquet, reference, expectations, severities)
+                    report.raise_for_errors()  # nothing is stored when the data is refused
                 blob = self._ws.artifacts.put_file(parquet)
                 existing = self._find_by_hash(name, blob.sha256)
                 if existing is not None:
@@ -326,6 +337,46 @@ class Datasets:
         return self.get(ref).to_pandas(columns)
 
     # -- checks and comparisons -------------------------------------------------------------
+    def validate(
+        self,
+        ref: str,
+        data: Any,
+        expectations: Sequence[Expectation] = (),
+        *,
+        severities: Mapping[str, str] | None = None,
+    ) -> ValidationReport:
+        """Check new data against the schema of version ``ref`` and declared expectations.
+
+        The report lists each violation with its column, rule, number of offending rows and
+        examples; ``report.ok`` is false when any violation is an error.
+        """
+        version = self.get(ref)
+        with duck() as con:
+            if isinstance(data, str | Path | Query):
+                work = Path(tempfile.mkdtemp(prefix="weekend-validate-"))
+                try:
+                    parquet = write_parquet(data, work / "data.parquet", con)
+                    return self._check(con, parquet, version, expectations, severities)
+                finally:
+                    shutil.rmtree(work, ignore_errors=True)
+            from weekend.data._validate import validate
+
+            return validate(data, version.schema, expectations, severities=_levels(severities))
+
+    def _check(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        parquet: Path,
+        reference: DatasetVersion | None,
+        expectations: Sequence[Expectation],
+        severities: Mapping[str, str] | None,
+    ) -> ValidationReport:
+        from weekend.data._validate import validate
+
+        relation = con.sql("SELECT * FROM read_parquet('" + str(parquet).replace("'", "''") + "')")
+        schema = None if reference is None else reference.schema
+        return validate(relation, schema, expectations, severities=_levels(severities))
+
     def profile(self, ref: str) -> Profile:
         return self.get(ref).profile
 
@@ -338,6 +389,10 @@ class Datasets:
             schema_changes=tuple(schema_diff(va.schema, vb.schema)),
             profile_changes=tuple(profile_diff(va.profile, vb.profile)),
         )
+
+
+def _levels(severities: Mapping[str, str] | None) -> Any:
+    return None if severities is None else dict(severities)
 
 
 __all__ = ["DatasetDiff", "DatasetVersion", "Datasets", "Query", "parse_ref"]
