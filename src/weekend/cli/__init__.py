@@ -8,6 +8,9 @@ from pathlib import Path
 import typer
 
 from weekend.cli._common import console, err_console
+from weekend.cli.data import data_app
+from weekend.cli.features import features_app
+from weekend.cli.models import models_app, predict
 from weekend.cli.runs import experiments_app, runs_app
 from weekend.core.errors import UserInputError, WeekendError
 
@@ -19,6 +22,10 @@ app = typer.Typer(
 )
 app.add_typer(runs_app, name="runs")
 app.add_typer(experiments_app, name="experiments")
+app.add_typer(data_app, name="data")
+app.add_typer(features_app, name="features")
+app.add_typer(models_app, name="models")
+app.command("predict")(predict)
 
 
 @app.command("init")

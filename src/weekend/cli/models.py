@@ -1,0 +1,418 @@
+"""``weekend models ...`` and ``weekend predict``.
+
+Tables for people, ``--json`` for scripts. ``weekend models evaluate`` exits with code 3 when
+the evaluation is not blessed, so that a CI step can gate on it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from weekend.cli._common import (
+    JsonOption,
+    ProjectOption,
+    console,
+    err_console,
+    fmt,
+    fmt_time,
+    open_project,
+    print_json,
+    print_table,
+)
+
+models_app = typer.Typer(
+    help="Registered models: versions, aliases, evaluation gates, promotion, lineage.",
+    no_args_is_help=True,
+)
+
+NOT_BLESSED_EXIT = 3
+ReasonOption = typer.Option(None, "--reason", "-r", help="Why (kept in the audit log).")
+ActorOption = typer.Option(None, "--actor", help="Who (default: the operating-system user).")
+TrustedOption = typer.Option(
+    False,
+    "--trusted",
+    help="Allow formats that run code when read (pickle). Only for models whose origin you trust.",
+)
+
+
+def _event_row(e: Any) -> list[Any]:
+    evidence = e.evidence.get("evaluation_id") or ""
+    if "undoes_seq" in e.evidence:
+        evidence = f"undoes #{e.evidence['undoes_seq']}"
+    return [
+        e.seq,
+        fmt_time(e.created_at),
+        e.alias,
+        e.action + (" (forced)" if e.forced else ""),
+        e.from_version,
+        e.to_version,
+        e.actor,
+        e.reason,
+        str(evidence)[:12],
+    ]
+
+
+def _print_event(event: Any, as_json: bool, what: str) -> None:
+    if as_json:
+        print_json(None if event is None else event.to_dict())
+        return
+    if event is None:
+        console.print(f"nothing to do: {what}")
+        return
+    target = "deleted" if event.to_version is None else f"-> version {event.to_version}"
+    forced = " [red](forced)[/red]" if event.forced else ""
+    console.print(
+        f"{event.name}@{event.alias}: version {event.from_version or '-'} {target} "
+        f"({event.action}{forced}, #{event.seq} by {event.actor})"
+    )
+
+
+@models_app.command("list")
+def list_models(project: Path | None = ProjectOption, as_json: bool = JsonOption) -> None:
+    """Every registered model with its latest version and aliases."""
+    with open_project(project) as ws:
+        items = ws.models.list()
+    if as_json:
+        print_json([m.to_dict() for m in items])
+        return
+    print_table(
+        "models",
+        ["name", "versions", "latest", "aliases", "created", "description"],
+        [
+            (
+                m.name,
+                m.num_versions,
+                m.latest_version,
+                ", ".join(f"{a}={v}" for a, v in m.aliases.items()),
+                fmt_time(m.created_at),
+                m.description,
+            )
+            for m in items
+        ],
+    )
+
+
+@models_app.command("versions")
+def list_versions(
+    name: str = typer.Argument(..., help="Model name."),
+    project: Path | None = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """All versions of a model, oldest first."""
+    with open_project(project) as ws:
+        versions = ws.models.versions(name)
+    if as_json:
+        print_json([v.to_dict() for v in versions])
+        return
+    print_table(
+        f"versions of {name}",
+        ["version", "flavor", "task", "aliases", "run", "created", "description"],
+        [
+            (
+                v.version,
+                v.flavor + (" (trusted only)" if v.trusted_required else ""),
+                v.task,
+                ", ".join(v.aliases),
+                (v.run_id or "")[:12],
+                fmt_time(v.created_at),
+                v.description,
+            )
+            for v in versions
+        ],
+    )
+
+
+@models_app.command("show")
+def show(
+    ref: str = typer.Argument(..., help="name, name/3 or name@alias"),
+    project: Path | None = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """One version: flavor, signature, packages, aliases, latest evaluation."""
+    with open_project(project) as ws:
+        version = ws.models.get(ref)
+        evaluations = ws.models.evaluations(version.ref)
+    latest = evaluations[0] if evaluations else None
+    if as_json:
+        data = version.to_dict()
+        data["latest_evaluation"] = None if latest is None else latest.to_dict()
+        print_json(data)
+        return
+    aliases = f"  aliases {', '.join(version.aliases)}" if version.aliases else ""
+    console.print(
+        f"[bold]{version.ref}[/bold]  {version.flavor}  {version.task}{aliases}", highlight=False
+    )
+    console.print(f"created {fmt_time(version.created_at)}  run {version.run_id or '-'}")
+    if version.trusted_required:
+        console.print("[yellow]loads only with --trusted (its format can run code)[/yellow]")
+    if version.description:
+        console.print(version.description, highlight=False)
+    signature = version.signature
+    if signature is not None:
+        print_table(
+            "signature",
+            ["column", "type", "dtype", "nullable", "categories"],
+            [
+                (
+                    c.name,
+                    c.type,
+                    c.dtype,
+                    "yes" if c.nullable else "no",
+                    "" if c.categories is None else ", ".join(map(str, c.categories[:8])),
+                )
+                for c in signature.inputs
+            ],
+        )
+        if signature.output is not None:
+            out = signature.output
+            classes = "" if out.classes is None else f" classes {list(out.classes)}"
+            console.print(f"output: {out.type} ({out.dtype}){classes}", highlight=False)
+    print_table("packages", ["package", "version"], sorted(version.requirements.items()))
+    if version.tags:
+        print_table("tags", ["key", "value"], sorted(version.tags.items()))
+    if latest is not None:
+        verdict = "[green]blessed[/green]" if latest.blessed else "[red]not blessed[/red]"
+        console.print(
+            f"latest evaluation {latest.id[:12]} ({fmt_time(latest.created_at)}): {verdict}, "
+            f"{len(latest.gates) - len(latest.failed_gates)}/{len(latest.gates)} gates passed"
+        )
+
+
+@models_app.command("alias")
+def alias(
+    name: str = typer.Argument(..., help="Model name."),
+    alias_name: str | None = typer.Argument(None, metavar="ALIAS", help="e.g. champion"),
+    version: int | None = typer.Argument(None, help="Version to point the alias at."),
+    delete: bool = typer.Option(False, "--delete", help="Remove the alias."),
+    history: bool = typer.Option(False, "--history", help="Show the audit log of alias moves."),
+    reason: str | None = ReasonOption,
+    actor: str | None = ActorOption,
+    project: Path | None = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Show aliases, move one (ALIAS VERSION), delete one (--delete) or show the audit log.
+
+    Moving an alias here checks no gate; use 'weekend models promote' for that.
+    """
+    with open_project(project) as ws:
+        if history or (alias_name is None and not delete and version is None):
+            if history:
+                events = ws.models.alias_history(name, alias_name)
+                if as_json:
+                    print_json([e.to_dict() for e in events])
+                    return
+                print_table(
+                    f"alias history of {name}",
+                    ["#", "when", "alias", "action", "from", "to", "who", "why", "evidence"],
+                    [_event_row(e) for e in events],
+                )
+                return
+            current = ws.models.aliases(name)
+            if as_json:
+                print_json(current)
+                return
+            print_table(f"aliases of {name}", ["alias", "version"], sorted(current.items()))
+            return
+        if alias_name is None:
+            raise typer.BadParameter("give the ALIAS to move or delete")
+        if delete:
+            if version is not None:
+                raise typer.BadParameter("--delete takes no VERSION")
+            event = ws.models.delete_alias(name, alias_name, reason=reason, actor=actor)
+        elif version is None:
+            raise typer.BadParameter("give the VERSION to point the alias at, or --delete")
+        else:
+            event = ws.models.set_alias(name, alias_name, version, reason=reason, actor=actor)
+    _print_event(event, as_json, f"{name}@{alias_name} already points at version {version}")
+
+
+@models_app.command("evaluate")
+def evaluate(
+    ref: str = typer.Argument(..., help="The candidate: name/4, name@challenger or name"),
+    data: str = typer.Option(..., "--data", "-d", help="Parquet/CSV file or dataset ref."),
+    label: str = typer.Option(..., "--label", "-l", help="Label column in the data."),
+    baseline: str | None = typer.Option(
+        None, "--baseline", "-b", help="Alias (champion), version, or ref to compare against."
+    ),
+    slices: list[str] = typer.Option([], "--slice", "-s", help="Column to slice by (repeat)."),
+    gates: list[str] = typer.Option(
+        [], "--gate", "-g", help="e.g. 'auc >= 0.7' or 'slice: auc >= baseline.auc - 0.02'"
+    ),
+    min_slice_rows: int = typer.Option(30, "--min-slice-rows", help="Smaller slices: not gated."),
+    trusted: bool = TrustedOption,
+    project: Path | None = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Score a version (and a baseline) on data, check gates, store the evaluation.
+
+    Exit code 3 when the evaluation is not blessed.
+    """
+    with open_project(project) as ws:
+        evaluation = ws.models.evaluate(
+            ref,
+            data=data,
+            label=label,
+            baseline=baseline,
+            slices=slices,
+            gates=gates,
+            min_slice_rows=min_slice_rows,
+            trusted=trusted,
+        )
+    if as_json:
+        print_json(evaluation.to_dict())
+    else:
+        console.print(evaluation.summary(), highlight=False, markup=False)
+        console.print(f"evaluation id: {evaluation.id}")
+    if not evaluation.blessed:
+        raise typer.Exit(NOT_BLESSED_EXIT)
+
+
+@models_app.command("promote")
+def promote(
+    name: str = typer.Argument(..., help="Model name."),
+    version: int = typer.Argument(..., help="Version to promote."),
+    alias_name: str = typer.Option("champion", "--alias", "-a", help="Alias to move."),
+    evaluation: str | None = typer.Option(
+        None, "--evaluation", "-e", help="Evaluation id (default: the version's latest)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Promote even if not blessed (recorded)."),
+    reason: str | None = ReasonOption,
+    actor: str | None = ActorOption,
+    project: Path | None = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Move an alias to a version whose evaluation is blessed (or --force, with --reason)."""
+    with open_project(project) as ws:
+        event = ws.models.promote(
+            name,
+            version,
+            alias_name,
+            evaluation=evaluation,
+            force=force,
+            reason=reason,
+            actor=actor,
+        )
+    _print_event(event, as_json, f"{name}@{alias_name} already points at version {version}")
+
+
+@models_app.command("rollback")
+def rollback(
+    name: str = typer.Argument(..., help="Model name."),
+    alias_name: str = typer.Option("champion", "--alias", "-a", help="Alias to move back."),
+    reason: str | None = ReasonOption,
+    actor: str | None = ActorOption,
+    project: Path | None = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Move an alias back to where it pointed before its latest move."""
+    with open_project(project) as ws:
+        event = ws.models.rollback(name, alias_name, reason=reason, actor=actor)
+    _print_event(event, as_json, "")
+
+
+def _lineage_tree(chain: dict[str, Any]) -> Any:
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    model = chain["model"]
+    aliases = f", aliases {', '.join(model['aliases'])}" if model["aliases"] else ""
+    tree = Tree(f"[bold]{escape(model['ref'])}[/bold] ({model['flavor']}{escape(aliases)})")
+    run = chain["run"]
+    if run is None:
+        tree.add("run: none recorded")
+    else:
+        state = "missing from the catalog" if run.get("missing") else run.get("status", "")
+        node = tree.add(
+            f"run {run['id'][:12]} {escape(run['name'])} "
+            f"(experiment {escape(run['experiment'])}, {state})"
+        )
+        for key, value in sorted((run.get("params") or {}).items()):
+            node.add(f"param {escape(key)} = {escape(value)}")
+    datasets = tree.add("datasets" if chain["datasets"] else "datasets: none recorded")
+    for d in chain["datasets"]:
+        gone = " [red](missing)[/red]" if d.get("missing") else ""
+        datasets.add(
+            f"{d['role']}: {escape(d['ref'])} ({fmt(d.get('num_rows'))} rows, "
+            f"sha256 {d['content_hash'][:12]}){gone}"
+        )
+    features = tree.add("feature views" if chain["features"] else "feature views: none recorded")
+    for f in chain["features"]:
+        features.add(f"{escape(f['view'])} version {f['version']}")
+    code = chain["code"]
+    if code is None:
+        tree.add("code: no commit recorded")
+    else:
+        extra = ", uncommitted changes" if code.get("dirty") else ""
+        tree.add(f"code: commit {code['commit'][:12]} ({escape(code.get('branch') or '?')}{extra})")
+    return tree
+
+
+@models_app.command("lineage")
+def lineage(
+    ref: str = typer.Argument(..., help="name, name/3 or name@alias"),
+    project: Path | None = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """The chain from a version back to its run, datasets, feature views and commit."""
+    with open_project(project) as ws:
+        chain = ws.models.lineage(ref)
+    if as_json:
+        print_json(chain)
+        return
+    console.print(_lineage_tree(chain))
+
+
+def predict(
+    ref: str = typer.Argument(..., help="Model: name@champion, name/3 or name"),
+    input: Path = typer.Option(..., "--input", "-i", help="Parquet file or folder."),
+    output: Path = typer.Option(..., "--output", "-o", help="Parquet file to write."),
+    chunk_rows: int = typer.Option(100_000, "--chunk-rows", help="Rows per chunk (memory)."),
+    keep: list[str] = typer.Option(
+        [], "--keep", "-k", help="Input column to copy to the output (repeat; default: all)."
+    ),
+    no_proba: bool = typer.Option(False, "--no-proba", help="Skip class probabilities."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+    trusted: bool = TrustedOption,
+    project: Path | None = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Batch prediction: Parquet in, Parquet with predictions and model_version out."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with open_project(project) as ws, Progress(*columns, console=err_console) as bar:
+        task = bar.add_task(f"predicting with {ref}", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = ws.models.predict_batch(
+            ref,
+            input,
+            output,
+            chunk_rows=chunk_rows,
+            keep=keep or None,
+            probabilities=not no_proba,
+            overwrite=overwrite,
+            trusted=trusted,
+            progress=advance,
+        )
+    if as_json:
+        print_json(result.to_dict())
+        return
+    console.print(
+        f"wrote {result.rows} predictions of {result.model} to {result.output} "
+        f"({result.chunks} chunks, {result.seconds:.2f} s)",
+        highlight=False,
+    )
+
+
+__all__ = ["models_app", "predict"]

@@ -1,0 +1,272 @@
+"""Batch prediction: a Parquet file in, a Parquet file of predictions out, in bounded memory.
+
+The input (a Parquet file, a folder of Parquet files, or a dataset version) is read in chunks
+of ``chunk_rows`` rows with ``pyarrow.parquet.ParquetFile.iter_batches``, reading only the
+columns the model needs and the ones to keep. Each chunk is validated against the model's
+signature, predicted, and written while the next chunk is read and predicted (one writer
+thread, at most one chunk waiting), so memory holds about two chunks whatever the input size.
+
+The output holds, in this order: the kept input columns (all of them by default, unchanged),
+``prediction`` (``prediction_<i>`` for multi-output regressors), ``proba_<class>`` per class
+for classifiers (unless ``probabilities=False``), and ``model_version`` (``"name/3"``) on
+every row. It is written to a temporary file beside the target and renamed into place only
+when complete; on any error (bad data in chunk 40, a crash) nothing appears under the
+output name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from weekend.core.errors import (
+    ConflictError,
+    DataValidationError,
+    InvalidValueError,
+    UserCodeError,
+    WeekendError,
+)
+from weekend.registry._loaded import LoadedVersion
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+MODEL_VERSION = "model_version"
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What a batch prediction wrote."""
+
+    model: str
+    input: str
+    output: str
+    rows: int
+    chunks: int
+    columns: list[str]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def input_files(source: Any) -> tuple[list[Path], str]:
+    """The Parquet files of ``source`` and a description of it."""
+    from weekend.data.datasets import DatasetVersion
+
+    if isinstance(source, DatasetVersion):
+        return [source.path()], f"dataset {source.ref}"
+    if not isinstance(source, str | Path):
+        raise InvalidValueError(
+            "input must be a path to a Parquet file or folder, or a DatasetVersion, "
+            f"got {type(source).__name__}"
+        )
+    path = Path(source)
+    if path.is_file():
+        return [path], str(path)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*.parquet") if p.is_file())
+        if not files:
+            raise InvalidValueError(f"input folder {str(path)!r} holds no .parquet files")
+        return files, str(path)
+    raise InvalidValueError(f"input {str(path)!r} does not exist")
+
+
+def _names(names: Sequence[str]) -> str:
+    shown = ", ".join(repr(n) for n in names[:10])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > 10 else "")
+
+
+def _output_types(loaded: LoadedVersion, columns: Sequence[str]) -> list[pa.DataType]:
+    """Arrow types of the prediction columns, for an output with no rows."""
+    import pyarrow as pa
+
+    types = []
+    for name in columns:
+        if name == MODEL_VERSION:
+            types.append(pa.string())
+        elif name.startswith("prediction") and loaded.classes_ is not None:
+            types.append(pa.array(loaded.classes_.tolist()).type)
+        else:
+            types.append(pa.float64())
+    return types
+
+
+class _Chunks:
+    """Validates and predicts one chunk at a time; builds the output tables."""
+
+    def __init__(
+        self,
+        loaded: LoadedVersion,
+        model_columns: list[str],
+        kept: list[str],
+        probabilities: bool,
+    ) -> None:
+        self.loaded = loaded
+        self.model_columns = model_columns
+        self.kept = kept
+        self.probabilities = probabilities
+        self.schema: pa.Schema | None = None
+
+    def table(self, batch: pa.RecordBatch, start: int) -> pa.Table:
+        import pyarrow as pa
+
+        n = batch.num_rows
+        span = f"input rows {start} to {start + n - 1}"
+        frame = batch.select(self.model_columns).to_pandas()
+        try:
+            validated = self.loaded.validate(frame)
+        except DataValidationError as exc:
+            raise DataValidationError(
+                f"{span} (row numbers below count from {start}): {exc}"
+            ) from None
+        try:
+            columns = self.loaded.predict_columns(validated, probabilities=self.probabilities)
+        except WeekendError:
+            raise
+        except Exception as exc:
+            raise UserCodeError(
+                f"model {self.loaded.ref} failed on {span}: {type(exc).__name__}: {exc}"
+            ) from exc
+        arrays = [batch.column(name) for name in self.kept]
+        names = list(self.kept)
+        for name, values in columns.items():
+            arrays.append(pa.array(np.asarray(values)))
+            names.append(name)
+        arrays.append(pa.repeat(pa.scalar(self.loaded.ref, pa.string()), n))
+        names.append(MODEL_VERSION)
+        table = pa.Table.from_arrays(arrays, names=names)
+        if self.schema is None:
+            self.schema = table.schema
+        elif table.schema != self.schema:
+            table = table.cast(self.schema)
+        return table
+
+
+def predict_batch(
+    loaded: LoadedVersion,
+    source: Any,
+    output: str | Path,
+    *,
+    chunk_rows: int = 100_000,
+    keep: Sequence[str] | None = None,
+    probabilities: bool = True,
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> BatchResult:
+    """Predict every row of ``source`` into the Parquet file ``output`` (see module doc)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    started = time.perf_counter()
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+        raise InvalidValueError(f"chunk_rows must be an integer >= 1, got {chunk_rows!r}")
+    files, described = input_files(source)
+    target = Path(output)
+    if target.exists() and not overwrite:
+        raise ConflictError(
+            f"output {str(target)!r} already exists; pass overwrite=True (--overwrite) to "
+            "replace it"
+        )
+    if target.resolve() in {f.resolve() for f in files}:
+        raise InvalidValueError(f"output {str(target)!r} is also the input; write elsewhere")
+    handles = [pq.ParquetFile(f) for f in files]
+    try:
+        names = list(handles[0].schema_arrow.names)
+        for handle, file in zip(handles[1:], files[1:], strict=True):
+            if list(handle.schema_arrow.names) != names:
+                raise DataValidationError(
+                    f"input file {str(file)!r} has columns {_names(handle.schema_arrow.names)}, "
+                    f"but {str(files[0])!r} has {_names(names)}; all files must share columns"
+                )
+        signature = loaded.signature
+        model_columns = list(signature.names) if signature is not None else names
+        missing = [c for c in model_columns if c not in names]
+        if missing:
+            raise DataValidationError(
+                f"input {described} is missing column{'s' if len(missing) > 1 else ''} "
+                f"{_names(missing)} that model {loaded.ref} needs (it expects "
+                f"{_names(model_columns)})"
+            )
+        kept = names if keep is None else list(keep)
+        unknown = [c for c in kept if c not in names]
+        if unknown:
+            raise InvalidValueError(f"keep names columns not in the input: {_names(unknown)}")
+        added = [*loaded.output_columns(probabilities=probabilities), MODEL_VERSION]
+        clash = [c for c in kept if c in added]
+        if clash:
+            raise InvalidValueError(
+                f"input column{'s' if len(clash) > 1 else ''} {_names(clash)} would collide with "
+                f"the output columns {_names(added)}; pass keep= without {_names(clash)}"
+            )
+        wanted = set(kept) | set(model_columns)
+        read = [c for c in names if c in wanted]
+        total = sum(h.metadata.num_rows for h in handles)
+        chunks = _Chunks(loaded, model_columns, kept, probabilities)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.part")
+        writer: pq.ParquetWriter | None = None
+        rows = count = 0
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="weekend-predict-writer")
+        pending: Future[None] | None = None
+        try:
+            for handle in handles:
+                for batch in handle.iter_batches(batch_size=chunk_rows, columns=read):
+                    if batch.num_rows == 0:
+                        continue
+                    table = chunks.table(batch, rows)
+                    if pending is not None:
+                        pending.result()
+                    if writer is None:
+                        writer = pq.ParquetWriter(tmp, table.schema)
+                    pending = pool.submit(writer.write_table, table)
+                    rows += batch.num_rows
+                    count += 1
+                    if progress is not None:
+                        progress(rows, total)
+            if pending is not None:
+                pending.result()
+            if writer is None:  # no rows: an empty file with the output's columns
+                schema_in = handles[0].schema_arrow
+                fields = [schema_in.field(c) for c in kept]
+                types = _output_types(loaded, added)
+                fields += [pa.field(n, t) for n, t in zip(added, types, strict=True)]
+                writer = pq.ParquetWriter(tmp, pa.schema(fields))
+            writer.close()
+            writer = None
+            with open(tmp, "rb") as handle_tmp:
+                os.fsync(handle_tmp.fileno())
+            tmp.replace(target)
+        finally:
+            if pending is not None and not pending.done():
+                with contextlib.suppress(Exception):
+                    pending.result()
+            pool.shutdown(wait=True)
+            if writer is not None:
+                with contextlib.suppress(Exception):
+                    writer.close()
+            tmp.unlink(missing_ok=True)
+    finally:
+        for handle in handles:
+            handle.close()
+    return BatchResult(
+        model=loaded.ref,
+        input=described,
+        output=str(target),
+        rows=rows,
+        chunks=count,
+        columns=[*kept, *added],
+        seconds=time.perf_counter() - started,
+    )
+
+
+__all__ = ["MODEL_VERSION", "BatchResult", "input_files", "predict_batch"]

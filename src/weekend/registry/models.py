@@ -1,0 +1,594 @@
+"""The model registry service, ``ws.models``: versions, aliases, loading, gates and promotion.
+
+::
+
+    version = run.log_model(pipeline, "flight-delay", input_example=train_df,
+                            datasets={"training": "flights/3", "evaluation": "flights/4"})
+    evaluation = ws.models.evaluate("flight-delay/4", baseline="champion", data="flights/5",
+                                    label="delayed", slices=["carrier"],
+                                    gates=["auc >= 0.7", "auc >= baseline.auc - 0.005"])
+    ws.models.promote("flight-delay", 4, reason="weekly retrain")   # only if blessed
+    model = ws.models.load("flight-delay@champion")
+    model.predict(df)
+
+References are ``"name"`` (latest version), ``"name/3"`` and ``"name@alias"``. See
+``docs/registry.md`` for the whole story, including the safety rules of loading.
+"""
+
+from __future__ import annotations
+
+import builtins
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from weekend.core.errors import (
+    ConflictError,
+    InvalidValueError,
+    NotFoundError,
+    UnsafeModelError,
+    UserCodeError,
+)
+from weekend.core.ids import new_id, now_ms
+from weekend.core.names import validate_key, validate_name
+from weekend.registry import _store
+from weekend.registry._evaluate import Evaluation
+from weekend.registry._loaded import LoadedVersion
+from weekend.registry._store import (
+    AliasEvent,
+    ModelRef,
+    ModelVersion,
+    RegisteredModel,
+    actor_name,
+    parse_ref,
+    validate_alias,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from weekend.registry._flavors import LoadedModel
+    from weekend.registry._predict import BatchResult
+    from weekend.workspace import Workspace
+
+CACHE_SIZE = 8
+MAX_TAG_VALUE = 5000
+DEFAULT_ALIAS = "champion"
+
+
+def _text(value: object, what: str, limit: int = 20_000) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise InvalidValueError(f"{what} must be a string of at most {limit} characters")
+    return value
+
+
+def _version_number(version: object) -> int:
+    if isinstance(version, bool) or not isinstance(version, int | str):
+        raise InvalidValueError(f"version must be a positive integer, got {version!r:.40}")
+    if isinstance(version, str):
+        if not version.isdigit():
+            raise InvalidValueError(f"version must be a positive integer, got {version!r:.40}")
+        version = int(version)
+    if version < 1:
+        raise InvalidValueError(f"version must be a positive integer, got {version}")
+    return version
+
+
+def _tags(tags: Mapping[str, object] | None) -> dict[str, str]:
+    out = {}
+    for key, value in (tags or {}).items():
+        validate_key(key, "tag key")
+        text = str(value)
+        if len(text) > MAX_TAG_VALUE:
+            raise InvalidValueError(
+                f"tag {key!r} has {len(text)} characters; at most {MAX_TAG_VALUE} are allowed"
+            )
+        out[key] = text
+    return out
+
+
+def _fitted_columns(model: Any, example: Any) -> Any:
+    """The example without columns the model was not fitted on (a label left in by mistake
+    would otherwise become a required input of the signature)."""
+    fitted = getattr(model, "feature_names_in_", None)
+    columns = getattr(example, "columns", None)
+    if fitted is None or columns is None:
+        return example
+    known = {str(name) for name in fitted}
+    if all(str(c) in known for c in columns):
+        return example
+    return example[[c for c in columns if str(c) in known]]
+
+
+def _example_profile(example: pd.DataFrame) -> str:
+    """The profile of an input example (when no training dataset is given)."""
+    import orjson
+
+    from weekend.data._profile import profile
+    from weekend.data.datasets import duck
+
+    with duck() as con:
+        con.register("weekend_input_example", example)
+        found = profile(con, "SELECT * FROM weekend_input_example")
+    return orjson.dumps(found.to_dict()).decode()
+
+
+class Models:
+    """``ws.models``: the model registry of one workspace."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+        self._cache_root = ws.settings.state_dir / "cache" / "models"
+        self._loaded: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
+        self._checked: set[str] = set()
+        self._lock = threading.Lock()
+
+    # -- registering --------------------------------------------------------------------------
+    def register(
+        self,
+        model: Any,
+        name: str,
+        *,
+        run: Any = None,
+        input_example: pd.DataFrame | None = None,
+        signature: Any = None,
+        datasets: Any = None,
+        features: Mapping[str, int] | None = None,
+        description: str | None = None,
+        tags: Mapping[str, object] | None = None,
+        export_onnx: bool = False,
+    ) -> ModelVersion:
+        """Package ``model`` and store it as the next version of ``name``.
+
+        ``input_example``: a frame of model input (the training frame is best): the signature
+        is inferred from it, and without a training dataset its profile becomes the reference
+        profile. ``datasets``: a DatasetVersion or reference (training data), a list of them,
+        or a mapping of role (``training``, ``evaluation`` ...) to them. ``features``: feature
+        view name -> version. ``run``: the Run (or run id) that trained the model.
+        """
+        from weekend.registry._lineage import collect
+        from weekend.registry._package import write_package
+        from weekend.registry._signature import Signature, infer_signature
+
+        validate_name(name, "model name")
+        description = _text(description, "description")
+        tag_values = _tags(tags)
+        if signature is not None and not isinstance(signature, Signature):
+            raise InvalidValueError(f"signature must be a Signature, got {type(signature)}")
+        lineage, profile_json = collect(self._ws, run=run, datasets=datasets, features=features)
+        if input_example is not None:
+            input_example = _fitted_columns(model, input_example)
+            output = self._smoke_test(model, input_example)
+            if signature is None:
+                signature = infer_signature(input_example, model, output)
+            if profile_json is None and len(input_example):
+                profile_json = _example_profile(input_example)
+                lineage["profile_source"] = "input_example"
+        package = write_package(
+            self._ws.artifacts, model, signature=signature, export_onnx=export_onnx
+        )
+        record = {
+            "flavor": package.flavor_info["flavor"],
+            "trusted_required": package.trusted_required,
+            "manifest_json": _store._json(package.manifest),
+            "signature_json": None if signature is None else signature.to_json(),
+            "requirements_json": _store._json(package.requirements),
+            "lineage_json": _store._json(lineage),
+            "profile_json": profile_json,
+            "run_id": (lineage.get("run") or {}).get("id"),
+            "description": description,
+            "tags_json": _store._json(tag_values),
+        }
+        version = _store.insert_version(self._ws.catalog, name, record)
+        return self.get(f"{name}/{version}")
+
+    @staticmethod
+    def _smoke_test(model: Any, example: Any) -> Any:
+        """Predict on the first rows of the example: a model that cannot take its own example
+        is refused before anything is stored. Returns the predictions."""
+        import pandas as pd
+
+        if not isinstance(example, pd.DataFrame):
+            raise InvalidValueError(
+                f"input_example must be a pandas DataFrame, got {type(example).__name__}"
+            )
+        if not len(example) or not callable(getattr(model, "predict", None)):
+            return None
+        try:
+            return model.predict(example.head(100))
+        except Exception as exc:
+            raise UserCodeError(
+                f"the model cannot predict on its input_example ({type(exc).__name__}: {exc}); "
+                "pass the frame the model was trained on (without the label)"
+            ) from exc
+
+    # -- reading ------------------------------------------------------------------------------
+    def get(self, ref: str) -> ModelVersion:
+        """The version a reference points at: ``"name"``, ``"name/3"`` or ``"name@alias"``."""
+        parsed = parse_ref(ref)
+        with self._ws.catalog.read() as conn:
+            return _store.get_version(conn, parsed)
+
+    def versions(self, name: str) -> builtins.list[ModelVersion]:
+        """Every version of a model, oldest first."""
+        validate_name(name, "model name")
+        with self._ws.catalog.read() as conn:
+            return _store.list_versions(conn, name)
+
+    def list(self) -> builtins.list[RegisteredModel]:
+        """Every registered model with its version count, latest version and aliases."""
+        with self._ws.catalog.read() as conn:
+            return _store.list_models(conn)
+
+    def get_model(self, name: str) -> RegisteredModel:
+        validate_name(name, "model name")
+        for item in self.list():
+            if item.name == name:
+                return item
+        raise NotFoundError(f"model {name!r} does not exist (see 'weekend models list')")
+
+    def flavor_info(self, ref: str) -> dict[str, Any]:
+        """What the flavor recorded (class, task, format ...), read from the verified package."""
+        from weekend.registry._package import stored_flavor_info
+
+        return dict(stored_flavor_info(self._ws.artifacts, self.get(ref).manifest))
+
+    # -- tags and descriptions -------------------------------------------------------------------
+    def _target(self, target: str) -> tuple[ModelRef, bool]:
+        """A bare name addresses the registered model; ``name/3`` or ``name@alias`` a version."""
+        parsed = parse_ref(target)
+        return parsed, parsed.version is not None or parsed.alias is not None
+
+    def set_tags(self, target: str, tags: Mapping[str, object]) -> None:
+        """Set tags on a registered model (``"name"``) or a version (``"name/3"``)."""
+        ref, version_level = self._target(target)
+        values = _tags(tags)
+        with self._ws.catalog.begin() as conn:
+            _store.update_metadata(conn, ref, version_level=version_level, tags=values)
+
+    def set_tag(self, target: str, key: str, value: object) -> None:
+        self.set_tags(target, {key: value})
+
+    def delete_tag(self, target: str, key: str) -> None:
+        ref, version_level = self._target(target)
+        with self._ws.catalog.begin() as conn:
+            _store.update_metadata(conn, ref, version_level=version_level, remove=(key,))
+
+    def set_description(self, target: str, description: str | None) -> None:
+        """Describe a registered model (``"name"``) or a version (``"name/3"``)."""
+        ref, version_level = self._target(target)
+        text = _text(description, "description")
+        with self._ws.catalog.begin() as conn:
+            _store.update_metadata(
+                conn, ref, version_level=version_level, description=text, set_description=True
+            )
+
+    # -- aliases ------------------------------------------------------------------------------
+    def _move(
+        self,
+        name: str,
+        alias: str,
+        decide: Callable[[Any, str], tuple[int | None, dict[str, Any] | None, bool]],
+        *,
+        action: str,
+        reason: str | None,
+        actor: str | None,
+    ) -> AliasEvent | None:
+        """Lock the model, let ``decide(conn, model_id)`` pick the target, move, log."""
+        validate_name(name, "model name")
+        validate_alias(alias)
+        reason = _text(reason, "reason")
+        who = actor_name(actor)
+        catalog = self._ws.catalog
+        with catalog.begin() as conn:
+            mid = _store.model_id(conn, name, lock=True)
+            to_version, evidence, forced = decide(conn, mid)
+            return _store.move_alias(
+                catalog,
+                conn,
+                name=name,
+                mid=mid,
+                alias=alias,
+                to_version=to_version,
+                action=action,
+                actor=who,
+                reason=reason,
+                evidence=evidence,
+                forced=forced,
+            )
+
+    def set_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int,
+        *,
+        reason: str | None = None,
+        actor: str | None = None,
+    ) -> AliasEvent | None:
+        """Point ``alias`` at ``version`` (atomically, logged). No gate is checked: use
+        :meth:`promote` for that. Returns the audit event, or None if it already pointed there.
+        """
+        number = _version_number(version)
+
+        def decide(conn: Any, mid: str) -> tuple[int | None, dict[str, Any] | None, bool]:
+            if not _store.version_exists(conn, mid, number):
+                raise NotFoundError(f"model {name!r} has no version {number}")
+            return number, None, False
+
+        return self._move(name, alias, decide, action="set", reason=reason, actor=actor)
+
+    def delete_alias(
+        self, name: str, alias: str, *, reason: str | None = None, actor: str | None = None
+    ) -> AliasEvent:
+        """Remove an alias (logged; :meth:`rollback` can restore it)."""
+
+        def decide(conn: Any, mid: str) -> tuple[int | None, dict[str, Any] | None, bool]:
+            if alias not in _store.current_aliases(conn, mid):
+                raise NotFoundError(f"model {name!r} has no alias {alias!r}")
+            return None, None, False
+
+        event = self._move(name, alias, decide, action="delete", reason=reason, actor=actor)
+        assert event is not None
+        return event
+
+    def aliases(self, name: str) -> dict[str, int]:
+        """Current aliases of a model: alias -> version."""
+        validate_name(name, "model name")
+        with self._ws.catalog.read() as conn:
+            return _store.current_aliases(conn, _store.model_id(conn, name))
+
+    def alias_history(self, name: str, alias: str | None = None) -> builtins.list[AliasEvent]:
+        """The audit log of alias moves (of one alias, or all), oldest first."""
+        validate_name(name, "model name")
+        if alias is not None:
+            validate_alias(alias)
+        with self._ws.catalog.read() as conn:
+            mid = _store.model_id(conn, name)
+            return _store.alias_events_of(conn, name, mid, alias)
+
+    def promote(
+        self,
+        name: str,
+        version: int,
+        alias: str = DEFAULT_ALIAS,
+        *,
+        evaluation: Evaluation | str | None = None,
+        force: bool = False,
+        reason: str | None = None,
+        actor: str | None = None,
+    ) -> AliasEvent | None:
+        """Move ``alias`` to ``version`` if its evaluation is blessed.
+
+        The evidence is ``evaluation`` (an Evaluation or its id) or else the version's latest
+        stored evaluation. It must be blessed and, when it compared against this same alias,
+        the alias must not have moved since. ``force=True`` (with a ``reason``) overrides a
+        refusal; the event is then marked ``forced``.
+        """
+        from weekend.registry._promotion import promotion_check
+
+        number = _version_number(version)
+        evaluation_id = evaluation.id if isinstance(evaluation, Evaluation) else evaluation
+        if force and not reason:
+            raise InvalidValueError("force=True needs a reason= for the audit log")
+
+        def decide(conn: Any, mid: str) -> tuple[int | None, dict[str, Any] | None, bool]:
+            if not _store.version_exists(conn, mid, number):
+                raise NotFoundError(f"model {name!r} has no version {number}")
+            evidence, problems = promotion_check(conn, name, mid, number, alias, evaluation_id)
+            if problems and not force:
+                raise ConflictError(
+                    f"cannot promote {name}/{number} to {alias!r}: "
+                    + "; ".join(problems)
+                    + ". Evaluate it with gates (ws.models.evaluate), or pass force=True with "
+                    "a reason"
+                )
+            return number, evidence, bool(problems)
+
+        return self._move(name, alias, decide, action="promote", reason=reason, actor=actor)
+
+    def rollback(
+        self,
+        name: str,
+        alias: str = DEFAULT_ALIAS,
+        *,
+        reason: str | None = None,
+        actor: str | None = None,
+    ) -> AliasEvent:
+        """Undo the latest move of ``alias`` that is not yet undone (repeat to go further)."""
+        from weekend.registry._promotion import rollback_target
+
+        def decide(conn: Any, mid: str) -> tuple[int | None, dict[str, Any] | None, bool]:
+            events = _store.alias_events_of(conn, name, mid, alias)
+            target, undone = rollback_target(name, alias, events)
+            return target, {"undoes_seq": undone}, False
+
+        event = self._move(name, alias, decide, action="rollback", reason=reason, actor=actor)
+        if event is None:  # pragma: no cover - rollback_target never returns the current one
+            raise ConflictError(f"alias {alias!r} of {name!r} already points at the target")
+        return event
+
+    # -- loading ------------------------------------------------------------------------------
+    def load(
+        self,
+        ref: str,
+        *,
+        trusted: bool = False,
+        flavor: str | None = None,
+        cache: bool = True,
+    ) -> LoadedVersion:
+        """Load a version for prediction, verifying every file and the installed packages.
+
+        Refuses (:class:`UnsafeModelError`) a model whose format runs code when read unless
+        ``trusted=True``. ``flavor="onnx"`` loads the ONNX export instead of the native model.
+        ``cache``: reuse the model object this process already loaded from the same verified
+        files (the files are hashed again on every load either way).
+        """
+        from weekend.registry._flavors import load_model
+        from weekend.registry._package import (
+            ONNX_DIR,
+            check_manifest,
+            manifest_key,
+            materialize,
+            read_flavor_info,
+        )
+        from weekend.registry._packages import check_requirements
+
+        version = self.get(ref)
+        if version.trusted_required and not trusted:
+            raise UnsafeModelError(
+                f"model {version.ref} is stored as {version.flavor!r}, a format that can run code "
+                "when it is read; load it only if you trust where it came from, with trusted=True"
+            )
+        manifest = check_manifest(version.manifest)
+        prefix = ""
+        if flavor is not None and flavor != version.flavor:
+            if flavor != "onnx" or f"{ONNX_DIR}/model.onnx" not in manifest:
+                raise InvalidValueError(
+                    f"model {version.ref} has no {flavor!r} form (it is {version.flavor!r}"
+                    f"{'' if f'{ONNX_DIR}/model.onnx' not in manifest else ' with an ONNX export'})"
+                )
+            prefix = f"{ONNX_DIR}/"
+        self._check_packages(version.requirements, check_requirements)
+        folder = materialize(self._ws.artifacts, manifest, self._cache_root)
+        key = (manifest_key(manifest), prefix)
+        with self._lock:
+            model = self._loaded.get(key) if cache else None
+            if model is not None:
+                self._loaded.move_to_end(key)
+        if model is None:
+            info = read_flavor_info(folder, manifest, prefix)
+            model = load_model(folder / prefix if prefix else folder, info, trusted=trusted)
+            if cache:
+                with self._lock:
+                    self._loaded[key] = model
+                    while len(self._loaded) > CACHE_SIZE:
+                        self._loaded.popitem(last=False)
+        return LoadedVersion(version, model, flavor=model.flavor or version.flavor)
+
+    def _check_packages(self, requirements: dict[str, str], check: Any) -> None:
+        key = _store._json(requirements)
+        if key in self._checked:
+            return
+        found = check(requirements)  # raises on a major mismatch, warns on a minor one
+        if not found:
+            self._checked.add(key)
+
+    # -- evaluation and lineage -----------------------------------------------------------------
+    def evaluate(
+        self,
+        ref: str,
+        *,
+        data: Any,
+        label: str,
+        baseline: str | int | None = None,
+        slices: Sequence[str] = (),
+        gates: Sequence[str] = (),
+        min_slice_rows: int = 30,
+        trusted: bool = False,
+    ) -> Evaluation:
+        """Score ``ref`` (and ``baseline``) on ``data``, overall and per slice; check gates;
+        store and return the :class:`Evaluation` (blessed when every gate passed).
+
+        ``data``: a DataFrame, a dataset reference (``"holdout/2"``), a DatasetVersion, or a
+        path to a Parquet or CSV file. ``baseline``: an alias of the same model
+        (``"champion"``), a version number, or a full reference (``"other/2"``).
+        """
+        from weekend.registry._promotion import run_evaluation
+
+        return run_evaluation(
+            self,
+            ref,
+            data=data,
+            label=label,
+            baseline=baseline,
+            slices=slices,
+            gates=gates,
+            min_slice_rows=min_slice_rows,
+            trusted=trusted,
+        )
+
+    def evaluations(self, ref: str) -> builtins.list[Evaluation]:
+        """Stored evaluations of a version, newest first."""
+        version = self.get(ref)
+        with self._ws.catalog.read() as conn:
+            mid = _store.model_id(conn, version.name)
+            rows = _store.evaluation_rows(conn, mid, version.version)
+        return [Evaluation.from_dict(row["result"]) for row in rows]
+
+    def get_evaluation(self, evaluation_id: str) -> Evaluation:
+        with self._ws.catalog.read() as conn:
+            rows = _store.evaluation_rows(conn, None, evaluation_id=evaluation_id)
+        if not rows:
+            raise NotFoundError(f"evaluation {evaluation_id!r} does not exist")
+        return Evaluation.from_dict(rows[0]["result"])
+
+    def lineage(self, ref: str) -> dict[str, Any]:
+        """The chain version -> run (experiment, params) -> datasets -> features -> commit."""
+        from weekend.registry._lineage import lineage_chain
+
+        return lineage_chain(self._ws, self.get(ref))
+
+    # -- batch prediction -------------------------------------------------------------------------
+    def predict_batch(
+        self,
+        ref: str,
+        input: str | Path | Any,
+        output: str | Path,
+        *,
+        chunk_rows: int = 100_000,
+        keep: Sequence[str] | None = None,
+        probabilities: bool = True,
+        overwrite: bool = False,
+        trusted: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> BatchResult:
+        """Predict a Parquet file (or folder, or DatasetVersion) into a Parquet file, in chunks.
+
+        The output holds the ``keep`` input columns (default: all), ``prediction`` (and
+        ``proba_<class>`` for classifiers unless ``probabilities=False``) and
+        ``model_version`` (``"name/3"``) on every row. It appears atomically, when complete.
+        """
+        from weekend.registry._predict import predict_batch
+
+        loaded = self.load(ref, trusted=trusted)
+        return predict_batch(
+            loaded,
+            input,
+            output,
+            chunk_rows=chunk_rows,
+            keep=keep,
+            probabilities=probabilities,
+            overwrite=overwrite,
+            progress=progress,
+        )
+
+    # -- evaluation storage (used by _promotion) ------------------------------------------------
+    def _store_evaluation(self, evaluation: Evaluation, baseline_version: int | None) -> None:
+        with self._ws.catalog.begin() as conn:
+            mid = _store.model_id(conn, evaluation.name)
+            evaluation.created_at = _store.evaluation_time(
+                conn, mid, evaluation.version, evaluation.created_at
+            )
+            _store.insert_evaluation(
+                conn,
+                evaluation_id=evaluation.id,
+                mid=mid,
+                version=evaluation.version,
+                baseline_version=baseline_version,
+                data=evaluation.data,
+                result=evaluation.to_dict(),
+                blessed=evaluation.blessed,
+                created_at=evaluation.created_at,
+            )
+
+    @staticmethod
+    def _new_evaluation_id() -> tuple[str, int]:
+        return new_id(), now_ms()
+
+
+__all__ = ["AliasEvent", "LoadedVersion", "ModelVersion", "Models", "RegisteredModel"]

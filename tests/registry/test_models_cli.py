@@ -1,0 +1,152 @@
+"""``weekend models ...`` and ``weekend predict``: tables for people, JSON for scripts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from _registry_data import classifier, features, flights
+from typer.testing import CliRunner
+
+from weekend.cli import app
+from weekend.core.errors import ConflictError
+from weekend.core.settings import init_project, load_settings
+from weekend.workspace import Workspace
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def project(tmp_path: Path, rng: np.random.Generator) -> Path:
+    """A project with two versions of 'delay' (v1 is the champion) and a holdout file."""
+    root = init_project(tmp_path / "project")
+    train, holdout = flights(rng, 300), flights(rng, 300)
+    with Workspace(load_settings(root)) as ws:
+        dataset = ws.datasets.register("flights", train)
+        with ws.runs.start("delays", params={"C": 1.0}) as run:
+            run.log_model(
+                classifier(train), "delay", input_example=features(train), datasets=dataset
+            )
+        ws.models.register(classifier(train, c=0.1), "delay", input_example=features(train))
+        ws.models.set_alias("delay", "champion", 1, reason="first")
+    holdout.to_parquet(tmp_path / "holdout.parquet")
+    return root
+
+
+def _run(project: Path, *args: str) -> object:
+    result = runner.invoke(app, [*args, "--project", str(project)])
+    return result
+
+
+def _json(project: Path, *args: str) -> object:
+    result = runner.invoke(app, [*args, "--project", str(project), "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_list_versions_and_show(project: Path) -> None:
+    [model] = _json(project, "models", "list")  # type: ignore[misc]
+    assert (model["name"], model["num_versions"], model["aliases"]) == ("delay", 2, {"champion": 1})
+    versions = _json(project, "models", "versions", "delay")
+    assert [v["ref"] for v in versions] == ["delay/1", "delay/2"]  # type: ignore[attr-defined]
+    shown = _json(project, "models", "show", "delay@champion")
+    assert shown["ref"] == "delay/1"
+    assert shown["task"] == "classifier"
+    assert shown["latest_evaluation"] is None  # type: ignore[index]
+    table = _run(project, "models", "show", "delay/2")
+    assert table.exit_code == 0  # type: ignore[attr-defined]
+    for text in ("delay/2", "signature", "dep_hour", "scikit-learn", "output: label"):
+        assert text in table.stdout  # type: ignore[attr-defined]
+
+
+def test_alias_set_show_history_delete(project: Path) -> None:
+    event = _json(project, "models", "alias", "delay", "challenger", "2", "--reason", "try")
+    assert (event["from_version"], event["to_version"]) == (None, 2)  # type: ignore[index]
+    assert _json(project, "models", "alias", "delay") == {"champion": 1, "challenger": 2}
+    same = _run(project, "models", "alias", "delay", "challenger", "2")
+    assert "nothing to do" in same.stdout  # type: ignore[attr-defined]
+    deleted = _run(project, "models", "alias", "delay", "challenger", "--delete")
+    assert "deleted" in deleted.stdout  # type: ignore[attr-defined]
+    history = _json(project, "models", "alias", "delay", "--history")
+    assert [(e["alias"], e["action"]) for e in history] == [  # type: ignore[attr-defined]
+        ("champion", "set"),
+        ("challenger", "set"),
+        ("challenger", "delete"),
+    ]
+    table = _run(project, "models", "alias", "delay", "--history")
+    assert "first" in table.stdout  # type: ignore[attr-defined]
+    missing = _run(project, "models", "alias", "delay", "champion")
+    assert missing.exit_code == 2
+    assert "VERSION" in missing.output
+
+
+def test_evaluate_promote_rollback(project: Path, tmp_path: Path) -> None:
+    holdout = str(tmp_path / "holdout.parquet")
+    common = ["--data", holdout, "--label", "delayed", "--baseline", "champion"]
+    failed = _run(project, "models", "evaluate", "delay/2", *common, "--gate", "auc >= 0.99")
+    assert failed.exit_code == 3  # type: ignore[attr-defined]
+    assert "NOT BLESSED" in failed.stdout
+    assert "FAIL  auc >= 0.99" in failed.stdout
+    refused = _run(project, "models", "promote", "delay", "2")
+    assert isinstance(refused.exception, ConflictError)  # type: ignore[attr-defined]
+    gates = ["--gate", "auc >= 0.5", "--gate", "slice: accuracy >= 0", "--slice", "origin"]
+    blessed = _json(project, "models", "evaluate", "delay/2", *common, *gates)
+    assert blessed["blessed"]
+    assert len(blessed["slices"]) == 3
+    event = _json(project, "models", "promote", "delay", "2", "--reason", "better")
+    assert event["evidence"]["evaluation_id"] == blessed["id"]  # type: ignore[index]
+    back = _json(project, "models", "rollback", "delay", "--reason", "oops")
+    assert (back["from_version"], back["to_version"]) == (2, 1)  # type: ignore[index]
+    forced = _run(project, "models", "promote", "delay", "1", "-a", "canary", "--force", "-r", "x")
+    assert "(forced)" in forced.stdout  # type: ignore[attr-defined]
+
+
+def test_lineage_tree_and_json(project: Path) -> None:
+    chain = _json(project, "models", "lineage", "delay/1")
+    assert chain["run"]["experiment"] == "delays"  # type: ignore[index]
+    assert chain["datasets"][0]["ref"] == "flights/1"  # type: ignore[index]
+    tree = _run(project, "models", "lineage", "delay@champion")
+    for text in ("delay/1", "experiment delays", "param C = 1.0", "training: flights/1"):
+        assert text in tree.stdout  # type: ignore[attr-defined]
+    bare = _run(project, "models", "lineage", "delay/2")
+    assert "run: none recorded" in bare.stdout  # type: ignore[attr-defined]
+
+
+def test_predict_command(project: Path, tmp_path: Path) -> None:
+    target = tmp_path / "scored.parquet"
+    args = ["predict", "delay@champion", "-i", str(tmp_path / "holdout.parquet"), "-o", str(target)]
+    result = _json(project, *args, "--chunk-rows", "100", "--keep", "carrier")
+    assert (result["rows"], result["chunks"], result["model"]) == (300, 3, "delay/1")  # type: ignore[index]
+    out = pd.read_parquet(target)
+    assert list(out.columns) == ["carrier", "prediction", "proba_0", "proba_1", "model_version"]
+    again = _run(project, *args)
+    assert isinstance(again.exception, ConflictError)  # type: ignore[attr-defined]
+    text = _run(project, *args, "--overwrite", "--no-proba")
+    assert "wrote 300 predictions of delay/1" in text.stdout  # type: ignore[attr-defined]
+
+
+def test_errors_are_messages_with_exit_codes(project: Path) -> None:
+    code = "from weekend.cli import main; main()"
+    bad = subprocess.run(
+        [sys.executable, "-c", code, "models", "show", "a/b/c", "-p", str(project)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert "error:" in bad.stderr
+    assert "more than one '/' or '@'" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    refused = subprocess.run(
+        [sys.executable, "-c", code, "models", "promote", "delay", "2", "-p", str(project)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode == 1
+    assert "delay/2 has no evaluation" in refused.stderr
