@@ -24,7 +24,7 @@ def load_flights() -> pd.DataFrame:
     flights["known_at"] = flights["sched_dep"] + pd.to_timedelta(flight_minutes, unit="min")
     flights["flight_id"] = flights["rownames"].astype("int64")
     flights["sched_dep_hour"] = flights["hour"].astype("int64")
-    flights["day_of_week"] = flights["sched_dep"].dt.tz_convert("America/New_York").dt.dayofweek
+    flights["day_of_week"] = flights["sched_dep"].dt.tz_convert("America/New_York").dt.day_of_week
     flights["distance"] = flights["distance"].astype("float64")
     for column in ("carrier", "origin", "dest", "tailnum"):
         flights[column] = flights[column].astype("string")

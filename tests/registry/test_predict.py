@@ -100,11 +100,11 @@ def test_bad_input_leaves_no_output(
     data.drop(columns=["temp"]).to_parquet(source)
     with pytest.raises(DataValidationError, match="missing column 'temp' that model delay/1 needs"):
         ws.models.predict_batch("delay", source, target)
-    broken = data.assign(temp=data["temp"].where(data.index != 160))  # a null in chunk 4
+    broken = data.assign(carrier=data["carrier"].where(data.index != 160))  # null in chunk 4
     broken.to_parquet(source)
     with pytest.raises(
         DataValidationError,
-        match=r"input rows 150 to 199 .*column 'temp' must not be null.* at row 10",
+        match=r"input rows 150 to 199 .*column 'carrier' must not be null.* at row 10",
     ):
         ws.models.predict_batch("delay", source, target, chunk_rows=50)
     assert not target.exists()

@@ -48,7 +48,7 @@ def one_row(example: pd.DataFrame, **changes: Any) -> pd.DataFrame:
 def test_infer_types_nullability_and_categories(signature: Signature) -> None:
     kinds = {c.name: (c.type, c.nullable) for c in signature.inputs}
     assert kinds == {
-        "dep_delay": ("float", False),
+        "dep_delay": ("float", True),  # NaN is a float: float columns are always nullable
         "dep_hour": ("int", False),
         "temp": ("float", True),
         "weekend": ("bool", False),
@@ -203,9 +203,11 @@ def test_categories_aligned_and_new_ones_refused(
 
 def test_nulls_only_where_the_example_had_them(signature: Signature, example: pd.DataFrame) -> None:
     assert signature.validate(one_row(example, temp=np.nan))["temp"].isna().all()
+    assert signature.validate(one_row(example, dep_delay=np.nan))["dep_delay"].isna().all()
     bad = example.copy()
-    bad.loc[3, "dep_delay"] = np.nan
-    with pytest.raises(DataValidationError, match=r"'dep_delay' must not be null .* at row 3"):
+    bad["tailnum"] = bad["tailnum"].astype(object)
+    bad.loc[3, "tailnum"] = None
+    with pytest.raises(DataValidationError, match=r"'tailnum' must not be null .* at row 3"):
         signature.validate(bad)
 
 

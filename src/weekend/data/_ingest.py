@@ -94,6 +94,42 @@ def _empty_batch(schema: Any) -> Any:
     )
 
 
+def _arrow_types(dialect: str, description: Any) -> list[Any]:
+    """The Arrow type of each result column, from the PostgreSQL type OIDs (None: infer).
+
+    Inferring each batch's types from its Python values would give batches that disagree
+    (a column all NULL in one batch, a NUMERIC whose precision varies) and could not be
+    written to one file. NUMERIC without a precision becomes float64.
+    """
+    import pyarrow as pa
+
+    if dialect != "postgresql":
+        return [None] * len(description or ())
+    known = {
+        16: pa.bool_(),
+        20: pa.int64(),
+        21: pa.int16(),
+        23: pa.int32(),
+        700: pa.float32(),
+        701: pa.float64(),
+        25: pa.string(),
+        1042: pa.string(),
+        1043: pa.string(),
+        1082: pa.date32(),
+        1114: pa.timestamp("us"),
+        1184: pa.timestamp("us", tz="UTC"),
+    }
+    types = []
+    for column in description:
+        code, precision, scale = column[1], column[4], column[5]
+        if code == 1700:
+            exact = precision is not None and 0 < precision <= 38 and scale is not None
+            types.append(pa.decimal128(precision, scale) if exact else pa.float64())
+        else:
+            types.append(known.get(code))
+    return types
+
+
 def _batches_from_url(query: Query) -> Iterator[Any]:
     import pyarrow as pa
     from sqlalchemy import create_engine, text
@@ -111,10 +147,22 @@ def _batches_from_url(query: Query) -> Iterator[Any]:
                 text(query.sql)
             )
             names = list(result.keys())
+            types = _arrow_types(engine.dialect.name, result.cursor.description)
+            empty = True
             while rows := result.fetchmany(BATCH_ROWS):
-                columns = list(zip(*rows, strict=True))
-                yield pa.RecordBatch.from_arrays(
-                    [pa.array(list(col)) for col in columns], names=names
+                empty = False
+                arrays = []
+                for i, values in enumerate(zip(*rows, strict=True)):
+                    if types[i] == pa.float64():  # NUMERIC as float64
+                        values = tuple(None if v is None else float(v) for v in values)
+                    array = pa.array(values, type=types[i])
+                    if types[i] is None and array.type != pa.null():
+                        types[i] = array.type  # later batches keep the first type seen
+                    arrays.append(array)
+                yield pa.RecordBatch.from_arrays(arrays, names=names)
+            if empty:  # keep the columns of an empty result
+                yield _empty_batch(
+                    pa.schema([(n, t or pa.null()) for n, t in zip(names, types, strict=True)])
                 )
     finally:
         engine.dispose()
@@ -137,9 +185,10 @@ def write_parquet(data: Any, dest: Path, con: Any) -> Path:
             batches = _batches_from_duckdb(con, data.sql)
         else:
             batches = _batches_from_url(data)
-    elif isinstance(data, pa.Table):
-        batches = iter(data.to_batches(BATCH_ROWS) or [_empty_batch(data.schema)])
-    elif type(data).__name__ == "DataFrame" and hasattr(data, "columns"):
+    elif isinstance(data, pa.Table) or (
+        type(data).__name__ == "DataFrame" and hasattr(data, "columns")
+    ):
+        # both through DuckDB, so that the same data gives the same types and bytes
         name = f"weekend_src_{uuid.uuid4().hex}"
         con.register(name, data)
         batches = _batches_from_duckdb(con, f"SELECT * FROM {name}")

@@ -21,7 +21,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from weekend.catalog.tables_registry import dataset_versions, datasets
-from weekend.core.errors import InvalidValueError, NotFoundError
+from weekend.core.errors import InvalidNameError, InvalidValueError, NotFoundError
+from weekend.core.hashing import sha256_file
 from weekend.core.ids import new_id, now_ms
 from weekend.core.names import validate_name
 from weekend.data._expectations import Expectation
@@ -43,7 +44,12 @@ def parse_ref(ref: str, kind: str = "dataset") -> tuple[str, int | None]:
     if not isinstance(ref, str):
         raise InvalidValueError(f"{kind} reference must be a string, got {type(ref).__name__}")
     name, _, version = ref.partition("/")
-    validate_name(name, f"{kind} name")
+    try:
+        validate_name(name, f"{kind} name")
+    except InvalidNameError as exc:
+        raise InvalidNameError(
+            f"{kind} reference {ref!r}: {exc}; expected 'name' or 'name/<version>'"
+        ) from None
     if not version:
         return name, None
     if not version.isdigit() or int(version) < 1:
@@ -192,13 +198,14 @@ class Datasets:
                 if reference is not None or expectations:
                     report = self._check(con, parquet, reference, expectations, severities)
                     report.raise_for_errors()  # nothing is stored when the data is refused
-                blob = self._ws.artifacts.put_file(parquet)
-                existing = self._find_by_hash(name, blob.sha256)
+                existing = self._find_by_hash(name, sha256_file(parquet))
                 if existing is not None:
                     return existing
                 relation = "SELECT * FROM read_parquet('" + str(parquet).replace("'", "''") + "')"
                 schema = infer_schema(con, relation, keys=keys)
                 prof = profile(con, relation)
+                # stored only once schema and profile succeeded: a failure leaves no blob behind
+                blob = self._ws.artifacts.put_file(parquet)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         record = {

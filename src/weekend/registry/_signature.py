@@ -541,7 +541,9 @@ def _infer_column(name: Any, s: Series) -> ColumnSpec:
             f"column {name!r} has dtype {dtype}, which a signature cannot describe; expected "
             "int, float, bool, string, category or datetime"
         )
-    return ColumnSpec(name, kind, str(dtype), nullable, categories)
+    # NaN is a float value: a float column may always hold it (models that cannot take
+    # missing values fail on them with their own error, as they would unwrapped).
+    return ColumnSpec(name, kind, str(dtype), nullable or kind == "float", categories)
 
 
 def _labels_dtype(arr: np.ndarray[Any, Any]) -> str:
@@ -576,8 +578,8 @@ def infer_signature(
 ) -> Signature:
     """The signature of ``model`` from an example of its input (and optionally its output).
 
-    A column is nullable when the example holds a null in it, so pass the training frame (or a
-    faithful sample of it). With a classifier the output lists its classes; without ``output``
+    A float column is always nullable (NaN is a float); any other column is nullable when the
+    example holds a null in it, so pass the training frame (or a faithful sample of it). With a classifier the output lists its classes; without ``output``
     the model predicts on the example to learn the output type.
     """
     if not isinstance(input_example, pd.DataFrame):

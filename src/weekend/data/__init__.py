@@ -1,0 +1,1 @@
+"""Datasets: versions, schemas, profiles and validation."""

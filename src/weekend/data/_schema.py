@@ -1,0 +1,498 @@
+"""The schema of a dataset, inferred by DuckDB, and the difference between two schemas.
+
+A :class:`Schema` lists each column with a coarse *logical* type (``int``, ``float``,
+``bool``, ``string``, ``category``, ``timestamp``, ``date``, ``other``) next to the exact
+DuckDB type, whether nulls occur, the allowed categories of low-cardinality text columns,
+the observed range of numeric and temporal columns and, for each declared key set, whether
+its values were unique. It round-trips through plain JSON (``to_dict`` / ``from_dict``).
+
+Rules taken here:
+
+- NaN in a floating column counts as missing (as pandas and pandera count it).
+- ``VARCHAR`` columns become ``category`` with an allowed set when they have at most
+  ``max_categories`` distinct values *and* values repeat (distinct <= half the non-null rows),
+  so a column of a few unique identifiers is not frozen into a closed set. ``ENUM`` columns
+  (and pandas categoricals seen through DuckDB) are always ``category``.
+- Timestamps with a time zone are kept in UTC.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from weekend.core.errors import InvalidValueError
+
+if TYPE_CHECKING:
+    import duckdb
+
+LogicalType = Literal["int", "float", "bool", "string", "category", "timestamp", "date", "other"]
+LOGICAL_TYPES: tuple[LogicalType, ...] = (
+    "int",
+    "float",
+    "bool",
+    "string",
+    "category",
+    "timestamp",
+    "date",
+    "other",
+)
+NUMERIC_TYPES = frozenset({"int", "float"})
+TEMPORAL_TYPES = frozenset({"timestamp", "date"})
+TEXT_TYPES = frozenset({"string", "category"})
+SCHEMA_FORMAT = 1
+
+Scalar = int | float | datetime | date
+_INT_TYPES = frozenset(
+    {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
+    | {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
+)
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")
+
+
+def logical_type_of(duckdb_type: str) -> LogicalType:
+    """Map a DuckDB type string (``str(DuckDBPyType)``) to a logical type."""
+    text = duckdb_type.upper()
+    if text in _INT_TYPES:
+        return "int"
+    if text in ("FLOAT", "DOUBLE") or text.startswith("DECIMAL"):
+        return "float"
+    if text == "BOOLEAN":
+        return "bool"
+    if text.startswith("VARCHAR"):
+        return "string"
+    if text.startswith("ENUM"):
+        return "category"
+    if text.startswith("TIMESTAMP"):
+        return "timestamp"
+    if text == "DATE":
+        return "date"
+    return "other"
+
+
+def quote(name: str) -> str:
+    """Quote a column name as a SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def source_sql(relation_sql: str) -> str:
+    """A SELECT for ``relation_sql``: a query, DuckDB's ``FROM ...`` shorthand or a table name."""
+    text = relation_sql.strip().rstrip(";").strip()
+    if not text:
+        raise InvalidValueError(
+            "relation_sql must be a SQL query or a table name, got an empty string"
+        )
+    if _IDENT.match(text):
+        return "SELECT * FROM " + ".".join(quote(part) for part in text.split("."))
+    return text
+
+
+def describe(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[str, str]]:
+    """The (name, DuckDB type) of each column of a query, in order."""
+    import duckdb
+
+    try:
+        rel = con.sql(sql)
+    except duckdb.Error as exc:
+        raise InvalidValueError(f"relation_sql could not be planned by DuckDB: {exc}") from exc
+    if rel is None:
+        raise InvalidValueError(f"relation_sql must return rows, got a statement: {sql[:80]!r}")
+    return [(str(name), str(kind)) for name, kind in zip(rel.columns, rel.types, strict=True)]
+
+
+def run_query(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object] | None = None
+) -> tuple[Any, ...]:
+    """Run one aggregate query (named ``$parameters``) and return its single row."""
+    import duckdb
+
+    try:
+        rows = con.execute(sql, dict(params or {})).fetchall()
+    except duckdb.Error as exc:
+        raise InvalidValueError(f"DuckDB could not compute the aggregate: {exc}") from exc
+    if len(rows) != 1:
+        raise AssertionError("an aggregate without GROUP BY returns one row")
+    return tuple(rows[0])
+
+
+def plain(value: object) -> Scalar | None:
+    """A DuckDB result value as a plain Python scalar (UTC for aware timestamps)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo is not None else value
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, int | float | date):
+        return value
+    raise InvalidValueError(f"unsupported value {value!r} of type {type(value).__name__}")
+
+
+def jsonable(value: object) -> Any:
+    """A value as something the ``json`` module writes without help."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+        return float(value)
+    if isinstance(value, tuple | list):
+        return [jsonable(item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if hasattr(value, "item"):  # numpy scalar
+        return jsonable(value.item())
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def parse_scalar(logical: str, value: object) -> Scalar | None:
+    """The inverse of :func:`jsonable` for a bound of a column of type ``logical``."""
+    if value is None:
+        return None
+    if logical == "timestamp" and isinstance(value, str):
+        return datetime.fromisoformat(value)
+    if logical == "date" and isinstance(value, str):
+        return date.fromisoformat(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    raise InvalidValueError(
+        f"a bound of a {logical} column must be a number or ISO text, got {value!r}"
+    )
+
+
+@dataclass(frozen=True)
+class ColumnSchema:
+    """One column of a schema."""
+
+    name: str
+    logical_type: LogicalType
+    physical_type: str
+    nullable: bool = True
+    categories: tuple[str, ...] | None = None
+    min: Scalar | None = None
+    max: Scalar | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.logical_type,
+            "physical_type": self.physical_type,
+            "nullable": self.nullable,
+            "categories": None if self.categories is None else list(self.categories),
+            "min": jsonable(self.min),
+            "max": jsonable(self.max),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ColumnSchema:
+        name = _field(data, "name", "column")
+        logical = _field(data, "type", f"column {name!r}")
+        if logical not in LOGICAL_TYPES:
+            raise InvalidValueError(
+                f"column {name!r}: type must be one of {', '.join(LOGICAL_TYPES)}, got {logical!r}"
+            )
+        cats = data.get("categories")
+        return cls(
+            name=str(name),
+            logical_type=cast(LogicalType, logical),
+            physical_type=str(data.get("physical_type", "")),
+            nullable=bool(data.get("nullable", True)),
+            categories=None if cats is None else tuple(str(c) for c in cats),
+            min=parse_scalar(logical, data.get("min")),
+            max=parse_scalar(logical, data.get("max")),
+        )
+
+
+@dataclass(frozen=True)
+class KeySchema:
+    """A declared key set and whether its values were unique when inferred."""
+
+    columns: tuple[str, ...]
+    unique: bool
+    duplicate_rows: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "columns": list(self.columns),
+            "unique": self.unique,
+            "duplicate_rows": self.duplicate_rows,
+        }
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The columns (in table order) and key sets of a dataset."""
+
+    columns: tuple[ColumnSchema, ...]
+    keys: tuple[KeySchema, ...] = ()
+    _by_name: dict[str, ColumnSchema] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {col.name: col for col in self.columns})
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(col.name for col in self.columns)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def column(self, name: str) -> ColumnSchema:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise InvalidValueError(
+                f"column {name!r} is not in the schema; it has: {', '.join(self.names)}"
+            ) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": SCHEMA_FORMAT,
+            "columns": [col.to_dict() for col in self.columns],
+            "keys": [key.to_dict() for key in self.keys],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Schema:
+        columns = _field(data, "columns", "schema")
+        keys = [
+            KeySchema(
+                columns=tuple(str(c) for c in _field(key, "columns", "schema key")),
+                unique=bool(key.get("unique", False)),
+                duplicate_rows=int(key.get("duplicate_rows", 0)),
+            )
+            for key in data.get("keys", ())
+        ]
+        return cls(tuple(ColumnSchema.from_dict(col) for col in columns), tuple(keys))
+
+
+def _field(data: Mapping[str, Any], name: str, what: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise InvalidValueError(f"{what} must be a mapping, got {type(data).__name__}")
+    if name not in data:
+        raise InvalidValueError(f"{what} is missing the field {name!r}; it has {sorted(data)}")
+    return data[name]
+
+
+def key_sets(
+    keys: Sequence[str | Sequence[str]], available: Sequence[str]
+) -> list[tuple[str, ...]]:
+    """Normalise ``keys``: each item is a key set, a plain string a one-column key set."""
+    if isinstance(keys, str):
+        keys = [keys]
+    result = []
+    for key in keys:
+        cols = (key,) if isinstance(key, str) else tuple(key)
+        if not cols:
+            raise InvalidValueError("keys: a key set must name at least one column, got ()")
+        for col in cols:
+            if col not in available:
+                raise InvalidValueError(
+                    f"keys: column {col!r} is not in the data; it has: {', '.join(available)}"
+                )
+        result.append(cols)
+    return result
+
+
+def infer_schema(
+    con: duckdb.DuckDBPyConnection,
+    relation_sql: str,
+    *,
+    keys: Sequence[str | Sequence[str]] = (),
+    max_categories: int = 50,
+) -> Schema:
+    """Infer the schema of ``relation_sql`` with DuckDB (two or three aggregate queries).
+
+    ``keys`` lists key sets whose uniqueness is checked and recorded; a plain string is a
+    one-column key set, a tuple of names a composite one.
+    """
+    if max_categories < 0:
+        raise InvalidValueError(f"max_categories must be >= 0, got {max_categories}")
+    sql = source_sql(relation_sql)
+    cols = describe(con, sql)
+    keysets = key_sets(keys, [name for name, _ in cols])
+    exprs = ["count(*)"]
+    for name, physical in cols:
+        q, logical = quote(name), logical_type_of(physical)
+        exprs.append(f"count({q})")
+        exprs.append(f"count(*) FILTER (WHERE isnan({q}))" if logical == "float" else "0")
+        if logical in NUMERIC_TYPES | TEMPORAL_TYPES:
+            keep = f" FILTER (WHERE isfinite({q}))" if logical == "float" else ""
+            exprs += [f"min({q}){keep}", f"max({q}){keep}"]
+        elif logical in TEXT_TYPES:
+            exprs += [f"approx_count_distinct({q})", "NULL"]
+        else:
+            exprs += ["NULL", "NULL"]
+    row = run_query(con, f"SELECT {', '.join(exprs)} FROM ({sql}) AS _wk_src")
+    n_rows = int(row[0])
+    stats = [row[1 + 4 * i : 5 + 4 * i] for i in range(len(cols))]
+    # exact distinct values for text columns that look small (HLL is within a few percent)
+    small = [
+        i
+        for i, (_, physical) in enumerate(cols)
+        if logical_type_of(physical) in TEXT_TYPES and stats[i][2] <= 2 * max_categories + 8
+    ]
+    distinct: dict[int, list[str]] = {}
+    if small:
+        lists = ", ".join(f"list(DISTINCT CAST({quote(cols[i][0])} AS VARCHAR))" for i in small)
+        values = run_query(con, f"SELECT {lists} FROM ({sql}) AS _wk_src")
+        distinct = {
+            i: sorted(v for v in vals or () if v is not None)
+            for i, vals in zip(small, values, strict=True)
+        }
+    columns = []
+    for i, (name, physical) in enumerate(cols):
+        non_null, nan, lo, hi = stats[i]
+        logical = logical_type_of(physical)
+        missing = n_rows - int(non_null) + int(nan)
+        cats = distinct.get(i)
+        categories = None
+        if cats is not None and len(cats) <= max_categories:
+            present = int(non_null) - int(nan)
+            if cats and (logical == "category" or 2 * len(cats) <= present):
+                categories, logical = tuple(cats), "category"
+        numeric_range = logical in NUMERIC_TYPES | TEMPORAL_TYPES
+        columns.append(
+            ColumnSchema(
+                name=name,
+                logical_type=logical,
+                physical_type=physical,
+                nullable=missing > 0,
+                categories=categories,
+                min=plain(lo) if numeric_range else None,
+                max=plain(hi) if numeric_range else None,
+            )
+        )
+    return Schema(tuple(columns), tuple(_check_key(con, sql, ks) for ks in keysets))
+
+
+def _check_key(con: duckdb.DuckDBPyConnection, sql: str, cols: tuple[str, ...]) -> KeySchema:
+    group = ", ".join(quote(c) for c in cols)
+    row = run_query(
+        con,
+        f"SELECT count(*), coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM ({sql}) AS _wk_src "
+        f"GROUP BY {group} HAVING count(*) > 1) AS _wk_dups",
+    )
+    return KeySchema(columns=cols, unique=int(row[0]) == 0, duplicate_rows=int(row[1]))
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference between two schemas or profiles (``before`` -> ``after``)."""
+
+    kind: str
+    column: str | None
+    before: Any
+    after: Any
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "column": self.column,
+            "before": jsonable(self.before),
+            "after": jsonable(self.after),
+            "message": self.message,
+        }
+
+
+def column_changes(before: Sequence[str], after: Sequence[str]) -> list[Change]:
+    """Added and removed column names, in the order they appear."""
+    changes = [
+        Change("column_removed", name, name, None, f"column {name!r} was removed")
+        for name in before
+        if name not in after
+    ]
+    changes += [
+        Change("column_added", name, None, name, f"column {name!r} was added")
+        for name in after
+        if name not in before
+    ]
+    return changes
+
+
+def schema_diff(a: Schema, b: Schema) -> tuple[Change, ...]:
+    """What changed from schema ``a`` to schema ``b``, column by column in ``b``'s order."""
+    changes = column_changes(a.names, b.names)
+    for new in b.columns:
+        if new.name not in a:
+            continue
+        old, name = a.column(new.name), new.name
+        if old.logical_type != new.logical_type:
+            changes.append(
+                Change(
+                    "type_changed",
+                    name,
+                    old.logical_type,
+                    new.logical_type,
+                    f"column {name!r} changed type {old.logical_type} -> {new.logical_type}",
+                )
+            )
+        if old.nullable != new.nullable:
+            now = "nullable" if new.nullable else "not nullable"
+            changes.append(
+                Change(
+                    "nullable_changed",
+                    name,
+                    old.nullable,
+                    new.nullable,
+                    f"column {name!r} is now {now}",
+                )
+            )
+        if old.categories is not None and new.categories is not None:
+            added = sorted(set(new.categories) - set(old.categories))
+            removed = sorted(set(old.categories) - set(new.categories))
+            if added:
+                changes.append(
+                    Change(
+                        "categories_added",
+                        name,
+                        None,
+                        added,
+                        f"column {name!r} has new categories {added[:10]}",
+                    )
+                )
+            if removed:
+                changes.append(
+                    Change(
+                        "categories_removed",
+                        name,
+                        removed,
+                        None,
+                        f"column {name!r} lost categories {removed[:10]}",
+                    )
+                )
+        if (old.min, old.max) != (new.min, new.max) and old.logical_type == new.logical_type:
+            changes.append(
+                Change(
+                    "range_changed",
+                    name,
+                    [old.min, old.max],
+                    [new.min, new.max],
+                    f"column {name!r} range [{old.min}, {old.max}] -> [{new.min}, {new.max}]",
+                )
+            )
+    old_keys = {key.columns: key for key in a.keys}
+    for key in b.keys:
+        was = old_keys.get(key.columns)
+        if was is not None and was.unique != key.unique:
+            state = "unique" if key.unique else f"not unique ({key.duplicate_rows} duplicate rows)"
+            changes.append(
+                Change(
+                    "key_uniqueness_changed",
+                    ",".join(key.columns),
+                    was.unique,
+                    key.unique,
+                    f"key ({', '.join(key.columns)}) is now {state}",
+                )
+            )
+    return tuple(changes)
