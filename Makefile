@@ -40,6 +40,10 @@ check: $(VENV)/.dev
 ## bench: every benchmark (creates the peers' own virtual environments under bench/.venvs)
 bench: $(VENV)/.dev
 	$(BIN)/python bench/tracking.py
+	$(BIN)/python bench/registry.py
+	$(BIN)/python bench/predict_batch.py
+	$(BIN)/python bench/datasets.py
+	$(BIN)/python bench/features.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache

@@ -1,9 +1,9 @@
 """weekend: from raw data to a monitored, self-retraining production model in a long weekend.
 
-    import weekend as wk
-    ws = wk.open()
-    with ws.runs.start(experiment="churn", params={"lr": 0.1}) as run:
-        run.log_metric("auc", 0.91)
+import weekend as wk
+ws = wk.open()
+with ws.runs.start(experiment="churn", params={"lr": 0.1}) as run:
+    run.log_metric("auc", 0.91)
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ __all__ = [
 ]
 
 
-def open(path: Any = None) -> Workspace:  # noqa: A001 - the SDK's verb, like io.open
+def open(path: Any = None) -> Workspace:  # the SDK's verb, like io.open
     """Open the project at or above ``path`` (default: the current folder)."""
     from weekend.workspace import open_workspace
 

@@ -29,7 +29,9 @@ app.command("predict")(predict)
 
 
 @app.command("init")
-def init(directory: Path = typer.Argument(Path("."), help="Project folder (created if needed).")) -> None:
+def init(
+    directory: Path = typer.Argument(Path(), help="Project folder (created if needed)."),
+) -> None:
     """Create a project: weekend.toml and a .weekend/ folder."""
     from weekend.workspace import init_workspace
 

@@ -579,8 +579,9 @@ def infer_signature(
     """The signature of ``model`` from an example of its input (and optionally its output).
 
     A float column is always nullable (NaN is a float); any other column is nullable when the
-    example holds a null in it, so pass the training frame (or a faithful sample of it). With a classifier the output lists its classes; without ``output``
-    the model predicts on the example to learn the output type.
+    example holds a null in it, so pass the training frame (or a faithful sample of it).
+    With a classifier the output lists its classes; without ``output`` the model predicts on
+    the example to learn the output type.
     """
     if not isinstance(input_example, pd.DataFrame):
         raise InvalidValueError(

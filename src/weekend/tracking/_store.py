@@ -292,9 +292,9 @@ def attributes_of(
         no_number.label("number"),
         literal(0).label("is_nan"),
     ).where(params.c.run_id.in_(run_ids))
-    t = select(
-        literal(1), tags.c.run_id, tags.c.key, tags.c.value, no_number, literal(0)
-    ).where(tags.c.run_id.in_(run_ids))
+    t = select(literal(1), tags.c.run_id, tags.c.key, tags.c.value, no_number, literal(0)).where(
+        tags.c.run_id.in_(run_ids)
+    )
     m = select(
         literal(2),
         latest_metrics.c.run_id,

@@ -106,5 +106,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in ("run_artifacts", "latest_metrics", "metrics", "tags", "params", "runs", "experiments"):
+    for name in (
+        "run_artifacts",
+        "latest_metrics",
+        "metrics",
+        "tags",
+        "params",
+        "runs",
+        "experiments",
+    ):
         op.drop_table(name)

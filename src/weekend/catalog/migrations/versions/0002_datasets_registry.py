@@ -48,9 +48,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["dataset_id"], ["datasets.id"], name="fk_dataset_versions_dataset_id_datasets"
         ),
-        sa.UniqueConstraint(
-            "dataset_id", "version", name="uq_dataset_versions_dataset_id_version"
-        ),
+        sa.UniqueConstraint("dataset_id", "version", name="uq_dataset_versions_dataset_id_version"),
         sa.UniqueConstraint(
             "dataset_id", "content_hash", name="uq_dataset_versions_dataset_id_content_hash"
         ),
@@ -83,7 +81,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.BigInteger, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_model_versions"),
         sa.ForeignKeyConstraint(
-            ["model_id"], ["registered_models.id"], name="fk_model_versions_model_id_registered_models"
+            ["model_id"],
+            ["registered_models.id"],
+            name="fk_model_versions_model_id_registered_models",
         ),
         sa.UniqueConstraint("model_id", "version", name="uq_model_versions_model_id_version"),
     )
@@ -96,7 +96,9 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.BigInteger, nullable=False),
         sa.PrimaryKeyConstraint("model_id", "alias", name="pk_model_aliases"),
         sa.ForeignKeyConstraint(
-            ["model_id"], ["registered_models.id"], name="fk_model_aliases_model_id_registered_models"
+            ["model_id"],
+            ["registered_models.id"],
+            name="fk_model_aliases_model_id_registered_models",
         ),
     )
     op.create_table(
@@ -114,7 +116,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.BigInteger, nullable=False),
         sa.PrimaryKeyConstraint("seq", name="pk_alias_events"),
         sa.ForeignKeyConstraint(
-            ["model_id"], ["registered_models.id"], name="fk_alias_events_model_id_registered_models"
+            ["model_id"],
+            ["registered_models.id"],
+            name="fk_alias_events_model_id_registered_models",
         ),
     )
     op.create_index("ix_alias_events_model_alias", "alias_events", ["model_id", "alias"])
