@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
 from weekend.catalog import Catalog
 from weekend.catalog.tables import (
@@ -222,59 +222,40 @@ def write_tags(catalog: Catalog, conn: Connection, rows: Sequence[tuple[str, str
     conn.execute(stmt, [{"run_id": r, "key": k, "value": v} for (r, k), v in latest.items()])
 
 
+_COLUMNS = "run_id, key, step, timestamp, value, is_nan"
+# The hot path of tracking. Plain DB-API executemany with positional parameters: the rows
+# are already validated tuples, and SQLAlchemy's per-row dict handling cost more than the
+# database's own work here. Both statements are valid on SQLite and PostgreSQL.
+_INSERT_POINTS = "INSERT INTO metrics ({c}) VALUES ({p}) ON CONFLICT DO NOTHING"
+_UPSERT_LATEST = (
+    "INSERT INTO latest_metrics ({c}) VALUES ({p}) "
+    "ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, "
+    "timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan "
+    "WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step "
+    "AND excluded.timestamp >= latest_metrics.timestamp)"
+)
+
+
+def _statement(template: str, dialect: str) -> str:
+    marks = ", ".join(["?" if dialect == "sqlite" else "%s"] * 6)
+    return template.format(c=_COLUMNS, p=marks)
+
+
 def write_metrics(catalog: Catalog, conn: Connection, points: Sequence[Point]) -> None:
     """Insert points (a retried batch adds nothing twice) and advance latest values."""
     if not points:
         return
     rows = []
-    newest: dict[tuple[str, str], Point] = {}
-    for point in points:
-        run_id, key, step, ts, value = point
-        nan = math.isnan(value)
-        rows.append(
-            {
-                "run_id": run_id,
-                "key": key,
-                "step": step,
-                "timestamp": ts,
-                "value": None if nan else value,
-                "is_nan": nan,
-            }
-        )
+    newest: dict[tuple[str, str], tuple[Any, ...]] = {}
+    for run_id, key, step, ts, value in points:
+        nan = value != value  # NaN is the only value unequal to itself
+        row = (run_id, key, step, ts, None if nan else value, nan)
+        rows.append(row)
         current = newest.get((run_id, key))
         if current is None or (step, ts) > (current[2], current[3]):
-            newest[(run_id, key)] = point
-    catalog.insert_ignore(conn, metrics, rows)
-    stmt = catalog.insert(latest_metrics)
-    excluded = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[latest_metrics.c.run_id, latest_metrics.c.key],
-        set_={
-            "step": excluded.step,
-            "timestamp": excluded.timestamp,
-            "value": excluded.value,
-            "is_nan": excluded.is_nan,
-        },
-        where=(excluded.step > latest_metrics.c.step)
-        | and_(
-            excluded.step == latest_metrics.c.step,
-            excluded.timestamp >= latest_metrics.c.timestamp,
-        ),
-    )
-    latest_rows = []
-    for run_id, key, step, ts, value in newest.values():
-        nan = math.isnan(value)
-        latest_rows.append(
-            {
-                "run_id": run_id,
-                "key": key,
-                "step": step,
-                "timestamp": ts,
-                "value": None if nan else value,
-                "is_nan": nan,
-            }
-        )
-    conn.execute(stmt, latest_rows)
+            newest[(run_id, key)] = row
+    conn.exec_driver_sql(_statement(_INSERT_POINTS, catalog.dialect), rows)
+    conn.exec_driver_sql(_statement(_UPSERT_LATEST, catalog.dialect), list(newest.values()))
 
 
 def attributes_of(
