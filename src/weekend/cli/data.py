@@ -6,6 +6,7 @@ from pathlib import Path
 
 import orjson
 import typer
+from rich.markup import escape
 
 from weekend.cli._common import (
     JsonOption,
@@ -82,29 +83,30 @@ def show(
         return
     console.print(f"[bold]{version.ref}[/bold]  {version.num_rows:,} rows  {version.size:,} bytes")
     console.print(f"sha256 {version.content_hash}")
-    console.print(f"source {version.source}   created {fmt_time(version.created_at)}")
+    # user data (paths, SQL, values) is printed as text, never read as rich markup
+    console.print(f"source {version.source}   created {fmt_time(version.created_at)}", markup=False)
     if version.run_id:
-        console.print(f"run {version.run_id}")
+        console.print(f"run {version.run_id}", markup=False)
     if version.lineage:
-        console.print(f"lineage {orjson.dumps(version.lineage).decode()}")
+        console.print(f"lineage {orjson.dumps(version.lineage).decode()}", markup=False)
     print_table(
         "schema",
         ["column", "type", "nullable", "min", "max", "categories"],
         [
             (
-                c.name,
+                escape(c.name),
                 c.logical_type,
                 c.nullable,
                 c.min,
                 c.max,
-                "" if c.categories is None else ", ".join(c.categories[:8]),
+                "" if c.categories is None else escape(", ".join(c.categories[:8])),
             )
             for c in version.schema.columns
         ],
     )
     for key in version.schema.keys:
         state = "unique" if key.unique else f"{key.duplicate_rows} duplicate rows"
-        console.print(f"key ({', '.join(key.columns)}): {state}")
+        console.print(f"key ({', '.join(key.columns)}): {state}", markup=False)
 
 
 @data_app.command("profile")
@@ -127,14 +129,14 @@ def profile(
         quantiles = stats.get("quantiles") or {}
         rows.append(
             (
-                column["name"],
+                escape(column["name"]),
                 column.get("type"),
                 f"{column.get('missing_share', 0.0):.1%}",
                 stats.get("min"),
                 quantiles.get("p50"),
                 stats.get("mean"),
                 stats.get("max"),
-                ", ".join(f"{value}:{count}" for value, count in top[:4]),
+                escape(", ".join(f"{value}:{count}" for value, count in top[:4])),
             )
         )
     print_table(
@@ -173,7 +175,7 @@ def validate(
     if as_json:
         print_json(report.to_dict())
     else:
-        console.print(report.summary(), highlight=False)
+        console.print(report.summary(), highlight=False, markup=False, soft_wrap=True)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -194,10 +196,10 @@ def diff(
     print_table(
         f"schema changes {result.a} -> {result.b}",
         ["kind", "column", "change"],
-        [(c.kind, c.column, c.message) for c in result.schema_changes],
+        [(c.kind, escape(c.column or ""), escape(c.message)) for c in result.schema_changes],
     )
     print_table(
         f"profile changes {result.a} -> {result.b}",
         ["kind", "column", "change"],
-        [(c.kind, c.column, c.message) for c in result.profile_changes],
+        [(c.kind, escape(c.column or ""), escape(c.message)) for c in result.profile_changes],
     )
