@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
@@ -59,7 +59,7 @@ _NUMBER_TYPES = frozenset(
         "DOUBLE",
     }
 )
-_TEMPORAL_TYPES = frozenset(
+TEMPORAL_TYPES = frozenset(
     {
         "DATE",
         "TIMESTAMP",
@@ -127,7 +127,7 @@ def _family(duckdb_type: str) -> str:
         return "number"
     if duckdb_type == "VARCHAR" or duckdb_type.startswith("ENUM"):
         return "string"
-    if duckdb_type in _TEMPORAL_TYPES:
+    if duckdb_type in TEMPORAL_TYPES:
         return "timestamp"
     return duckdb_type
 
@@ -200,6 +200,31 @@ def _entity_types(con: duckdb.DuckDBPyConnection, table: pa.Table) -> dict[str, 
         con.unregister(name)
 
 
+def check_source_columns(view: Any, types: Mapping[str, str], source: str) -> None:
+    """Every column a view declares is in its source, and its time fields are temporal.
+
+    ``view`` is a :class:`ViewSpec` or a feature view (same attribute names); ``types`` maps
+    the source's columns to DuckDB types; ``source`` names the source in messages.
+    """
+    declared = [(key, "join key") for key in view.join_keys]
+    declared.append((view.timestamp_field, "timestamp field"))
+    if view.created_timestamp_field:
+        declared.append((view.created_timestamp_field, "created timestamp field"))
+    declared += [(feature, "feature") for feature in view.features]
+    for column, role in declared:
+        if column not in types:
+            raise DataValidationError(
+                f"view {view.name!r}: {source} has no column {column!r} "
+                f"(declared as {role}); its columns are {list(types)}"
+            )
+    for field in (view.timestamp_field, view.created_timestamp_field):
+        if field and types[field] not in TEMPORAL_TYPES:
+            raise DataValidationError(
+                f"view {view.name!r}: column {field!r} must be a timestamp or a date, "
+                f"got {types[field]}"
+            )
+
+
 def _check(
     con: duckdb.DuckDBPyConnection,
     table: pa.Table,
@@ -225,23 +250,7 @@ def _check(
     all_types = []
     for view in views:
         source_types = _source_types(con, view)
-        declared = [(key, "join key") for key in view.join_keys]
-        declared.append((view.timestamp_field, "timestamp field"))
-        if view.created_timestamp_field is not None:
-            declared.append((view.created_timestamp_field, "created timestamp field"))
-        declared += [(feature, "feature") for feature in view.features]
-        for column, role in declared:
-            if column not in source_types:
-                raise DataValidationError(
-                    f"view {view.name!r}: source {view.source!r} has no column {column!r} "
-                    f"(declared as {role}); its columns are {list(source_types)}"
-                )
-        for field in (view.timestamp_field, view.created_timestamp_field):
-            if field is not None and source_types[field] not in _TEMPORAL_TYPES:
-                raise DataValidationError(
-                    f"view {view.name!r}: column {field!r} must be a timestamp or date, "
-                    f"got {source_types[field]}"
-                )
+        check_source_columns(view, source_types, f"source {view.source!r}")
         for key in view.join_keys:
             if key not in entity_types:
                 raise DataValidationError(

@@ -33,6 +33,7 @@ from weekend.features._definitions import (
     FileSource,
     expand_url,
 )
+from weekend.features._pit import check_source_columns
 from weekend.features._types import dtype_from_duckdb
 
 if TYPE_CHECKING:
@@ -43,17 +44,6 @@ if TYPE_CHECKING:
 
 _INT_TYPES = frozenset(
     {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
-)
-_TEMPORAL = frozenset(
-    {
-        "DATE",
-        "TIMESTAMP",
-        "TIMESTAMP_S",
-        "TIMESTAMP_MS",
-        "TIMESTAMP_NS",
-        "TIMESTAMP WITH TIME ZONE",
-        "TIMESTAMPTZ_NS",
-    }
 )
 _FAMILY = {
     "int32": "number",
@@ -193,23 +183,7 @@ class OfflineSession:
         """Check the source against the view; return the view with key types and feature
         dtypes that were not declared taken from the source."""
         types = self.source_types(view)
-        roles = [(key, "join key") for key in view.join_keys]
-        roles.append((view.timestamp_field, "timestamp field"))
-        if view.created_timestamp_field:
-            roles.append((view.created_timestamp_field, "created timestamp field"))
-        roles += [(feature, "feature") for feature in view.features]
-        for column, role in roles:
-            if column not in types:
-                raise DataValidationError(
-                    f"view {view.name!r}: the source has no column {column!r} (declared as "
-                    f"{role}); its columns are {list(types)}"
-                )
-        for stamp in (view.timestamp_field, view.created_timestamp_field):
-            if stamp and types[stamp] not in _TEMPORAL:
-                raise DataValidationError(
-                    f"view {view.name!r}: column {stamp!r} must be a timestamp or a date, "
-                    f"got {types[stamp]}"
-                )
+        check_source_columns(view, types, "the source")
         entities = []
         for entity in view.entity_objects():
             key_types = dict(entity.key_types)
