@@ -16,6 +16,8 @@ A project looks like::
     url = "sqlite:///.weekend/online.db"      # or redis://127.0.0.1:6379/0
     [executor]
     kind = "local"                            # later: process, ray
+    [data]
+    duckdb_memory_limit = "512MB"             # DuckDB's buffers when registering data
     [tracking]
     heartbeat_interval = 10.0                 # seconds between heartbeats of a running run
     heartbeat_timeout = 60.0                  # a running run silent this long is killed
@@ -43,6 +45,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "artifacts": {"root": ".weekend/artifacts"},
     "online_store": {"url": "sqlite:///.weekend/online.db", "key_prefix": "weekend"},
     "executor": {"kind": "local"},
+    "data": {"duckdb_memory_limit": "512MB"},
     "tracking": {"heartbeat_interval": 10.0, "heartbeat_timeout": 60.0},
 }
 
@@ -64,6 +67,10 @@ key_prefix = "weekend"
 
 [executor]
 kind = "local"
+
+[data]
+# DuckDB's memory while registering and profiling data; it spills to disk beyond this.
+duckdb_memory_limit = "512MB"
 
 [tracking]
 heartbeat_interval = 10.0

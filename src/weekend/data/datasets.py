@@ -142,12 +142,16 @@ class DatasetDiff:
 
 
 @contextlib.contextmanager
-def duck() -> Iterator[duckdb.DuckDBPyConnection]:
-    """A private in-memory DuckDB connection that spills to a temporary folder."""
+def duck(memory_limit: str = "512MB") -> Iterator[duckdb.DuckDBPyConnection]:
+    """A private in-memory DuckDB connection that spills to a temporary folder.
+
+    ``memory_limit`` bounds DuckDB's buffers (its default is 80% of the machine's memory),
+    so registering or profiling data larger than memory stays well below the data's size.
+    """
     import duckdb
 
     spill = tempfile.mkdtemp(prefix="weekend-duckdb-")
-    con = duckdb.connect(config={"temp_directory": spill})
+    con = duckdb.connect(config={"temp_directory": spill, "memory_limit": memory_limit})
     try:
         yield con
     finally:
@@ -160,6 +164,7 @@ class Datasets:
 
     def __init__(self, ws: Workspace) -> None:
         self._ws = ws
+        self._memory_limit = str(ws.settings.get("data", "duckdb_memory_limit"))
 
     # -- writing ----------------------------------------------------------------------------
     def register(
@@ -193,7 +198,7 @@ class Datasets:
         reference = self.get(validate_against) if validate_against is not None else None
         work = Path(tempfile.mkdtemp(prefix="weekend-register-"))
         try:
-            with duck() as con:
+            with duck(self._memory_limit) as con:
                 parquet = write_parquet(data, work / "data.parquet", con)
                 if reference is not None or expectations:
                     report = self._check(con, parquet, reference, expectations, severities)
@@ -358,7 +363,7 @@ class Datasets:
         examples; ``report.ok`` is false when any violation is an error.
         """
         version = self.get(ref)
-        with duck() as con:
+        with duck(self._memory_limit) as con:
             if isinstance(data, str | Path | Query):
                 work = Path(tempfile.mkdtemp(prefix="weekend-validate-"))
                 try:
