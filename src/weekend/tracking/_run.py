@@ -123,6 +123,13 @@ class Run:
             self._last_ts = ts
             return ts
 
+    def _timestamps(self, count: int) -> int:
+        """The first of ``count`` consecutive unique microsecond instants of this run."""
+        with self._lock:
+            first = max(now_us(), self._last_ts + 1)
+            self._last_ts = first + max(count, 1) - 1
+            return first
+
     # -- params and tags ------------------------------------------------------------------
     def log_param(self, key: str, value: object) -> None:
         """Set a parameter. Setting it again to the same value is fine; to another, an error."""
@@ -208,8 +215,10 @@ class Run:
         """
         self._check_open()
         # Validate everything first, so that bad input leaves nothing half-logged.
+        items = list(metrics)
+        ts = self._timestamps(len(items))  # a block of this run's unique instants
         points: list[Point] = []
-        for index, item in enumerate(metrics):
+        for index, item in enumerate(items):
             if not isinstance(item, tuple | list) or len(item) not in (3, 4):
                 raise InvalidValueError(
                     f"metrics[{index}] must be (key, value, step) or (key, value, step, "
@@ -217,9 +226,9 @@ class Run:
                 )
             key = self._key(item[0], "metric key")
             number = _number(key, item[1])
-            step = self._step(key, item[2])
-            ts = self._timestamp() if len(item) == 3 else self._explicit_ts(key, item[3])
-            points.append((self.id, key, step, ts, number))
+            step = item[2] if type(item[2]) is int else self._step(key, item[2])
+            stamp = ts + index if len(item) == 3 else self._explicit_ts(key, item[3])
+            points.append((self.id, key, step, stamp, number))
         tag_rows = self._tag_rows(tags) if tags else []
         param_rows = self._param_rows(params) if params else []
         self._add_params(param_rows)

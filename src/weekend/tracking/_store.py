@@ -258,36 +258,29 @@ def write_metrics(catalog: Catalog, conn: Connection, points: Sequence[Point]) -
     conn.exec_driver_sql(_statement(_UPSERT_LATEST, catalog.dialect), list(newest.values()))
 
 
+_ATTRIBUTES = (
+    "SELECT 0, run_id, key, value, CAST(NULL AS DOUBLE PRECISION), 0 FROM params "
+    "WHERE run_id IN ({ids}) "
+    "UNION ALL SELECT 1, run_id, key, value, CAST(NULL AS DOUBLE PRECISION), 0 FROM tags "
+    "WHERE run_id IN ({ids}) "
+    "UNION ALL SELECT 2, run_id, key, CAST(NULL AS TEXT), value, CAST(is_nan AS INTEGER) "
+    "FROM latest_metrics WHERE run_id IN ({ids})"
+)
+
+
 def attributes_of(
     conn: Connection, run_ids: Sequence[str]
 ) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]], dict[str, dict[str, float]]]:
-    """Params, tags and latest metrics of runs, in one query."""
-    from sqlalchemy import Double, Integer, Text, cast, literal, null, union_all
-
-    no_text, no_number = cast(null(), Text), cast(null(), Double)
-    p = select(
-        literal(0).label("kind"),
-        params.c.run_id,
-        params.c.key,
-        params.c.value.label("text"),
-        no_number.label("number"),
-        literal(0).label("is_nan"),
-    ).where(params.c.run_id.in_(run_ids))
-    t = select(literal(1), tags.c.run_id, tags.c.key, tags.c.value, no_number, literal(0)).where(
-        tags.c.run_id.in_(run_ids)
-    )
-    m = select(
-        literal(2),
-        latest_metrics.c.run_id,
-        latest_metrics.c.key,
-        no_text,
-        latest_metrics.c.value,
-        cast(latest_metrics.c.is_nan, Integer),
-    ).where(latest_metrics.c.run_id.in_(run_ids))
+    """Params, tags and latest metrics of runs, in one query (on the hot path of search)."""
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    ids = ", ".join([mark] * len(run_ids))
     out_p: dict[str, dict[str, str]] = {r: {} for r in run_ids}
     out_t: dict[str, dict[str, str]] = {r: {} for r in run_ids}
     out_m: dict[str, dict[str, float]] = {r: {} for r in run_ids}
-    for kind, run_id, key, text, number, is_nan in conn.execute(union_all(p, t, m)):
+    if not run_ids:
+        return out_p, out_t, out_m
+    rows = conn.exec_driver_sql(_ATTRIBUTES.format(ids=ids), tuple(run_ids) * 3)
+    for kind, run_id, key, text, number, is_nan in rows:
         if kind == 0:
             out_p[run_id][key] = text
         elif kind == 1:
