@@ -24,7 +24,12 @@ import numpy as np
 import pandas as pd
 
 from weekend.core.errors import IntegrityError, InvalidValueError, UnsafeModelError
-from weekend.registry._flavor_sklearn_fast import FastLinear, compile_fast_path
+from weekend.registry._flavor_sklearn_fast import (
+    FastLinear,
+    FastPathUnsupportedError,
+    compile_fast_path,
+    compile_linear,
+)
 from weekend.registry._flavors import (
     FORMAT_VERSION,
     Flavor,
@@ -159,6 +164,10 @@ class SklearnFlavor(Flavor):
             outside = sorted(set(sio.get_untrusted_types(file=tmp)) - SAFE_TYPES)
         classes = getattr(model, "classes_", None)
         task = "classifier" if is_classifier(model) else "regressor" if is_regressor(model) else ""
+        # Verify the compiled fast path once, here: a load of these same bytes (their hash is
+        # checked) with the same scikit-learn version behaves the same, so it need not re-run
+        # the pipeline on the probe frame.
+        fast, _ = compile_fast_path(model) if self.fast_path else (None, "disabled")
         return FlavorInfo(
             flavor=self.name,
             format="skops",
@@ -171,6 +180,7 @@ class SklearnFlavor(Flavor):
                 "classes": None if classes is None else labels_to_json(classes),
                 "has_proba": callable(getattr(model, "predict_proba", None)),
                 "needs_trusted": outside,
+                "fast_path_verified_with": _sklearn_version() if fast is not None else None,
             },
         )
 
@@ -196,12 +206,29 @@ class SklearnFlavor(Flavor):
             model = sio.load(path, trusted=untrusted)
         except (zipfile.BadZipFile, KeyError, OSError) as exc:
             raise IntegrityError(f"model file {MODEL_FILE!r} cannot be read: {exc}") from exc
-        fast, reason = (None, "disabled") if not self.fast_path else compile_fast_path(model)
+        fast, reason = self._fast_path(model, info)
         saved = labels_from_json(info.get("details", {}).get("classes"))
         current = getattr(model, "classes_", None)
         if saved is not None and (current is None or not np.array_equal(saved, current)):
             raise IntegrityError("the classes stored in the flavor info differ from the model's")
         return SklearnModel(model, fast, self.fast_path_max_rows, reason)
+
+    def _fast_path(self, model: Any, info: FlavorInfo) -> tuple[FastLinear | None, str]:
+        if not self.fast_path:
+            return None, "disabled"
+        verified = info.get("details", {}).get("fast_path_verified_with")
+        if verified is not None and verified == _sklearn_version():
+            try:
+                return compile_linear(model), ""
+            except (FastPathUnsupportedError, AttributeError, TypeError, ValueError) as exc:
+                return None, f"could not compile ({type(exc).__name__}: {exc})"
+        return compile_fast_path(model)
+
+
+def _sklearn_version() -> str:
+    import sklearn
+
+    return str(sklearn.__version__)
 
 
 __all__ = ["SAFE_TYPES", "SklearnFlavor", "SklearnModel"]
