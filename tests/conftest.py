@@ -10,6 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# Shared machines are noisy: no per-example deadline; a failure prints how to reproduce it.
+settings.register_profile("weekend", deadline=None, print_blob=True)
+settings.load_profile("weekend")
 
 REQUIRE_SERVICES = os.environ.get("WEEKEND_REQUIRE_SERVICES") == "1"
 PG_ADMIN_URL = os.environ.get(

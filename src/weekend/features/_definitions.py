@@ -25,7 +25,7 @@ import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 import orjson
 
@@ -126,7 +126,7 @@ class Entity(_Definition):
     kind: ClassVar[str] = "entity"
 
     name: str
-    join_keys: tuple[str, ...]
+    join_keys: Sequence[str]
     key_types: Mapping[str, str] = field(default_factory=dict, kw_only=True)
     description: str = field(default="", kw_only=True)
     tags: Mapping[str, str] = field(default_factory=dict, kw_only=True)
@@ -195,15 +195,20 @@ class FeatureView(_Definition):
     kind: ClassVar[str] = "feature_view"
 
     name: str
-    entities: tuple[Entity | str, ...]
-    source: Source
+    entities: Sequence[Entity | str]
+    source: Source | str | Path
     timestamp_field: str
     features: Mapping[str, str | None] = field(kw_only=True)
     created_timestamp_field: str | None = field(default=None, kw_only=True)
-    ttl: datetime.timedelta | None = field(default=None, kw_only=True)
+    ttl: datetime.timedelta | str | None = field(default=None, kw_only=True)
     description: str = field(default="", kw_only=True)
     owner: str = field(default="", kw_only=True)
     tags: Mapping[str, str] = field(default_factory=dict, kw_only=True)
+
+    @property
+    def window(self) -> datetime.timedelta | None:
+        """The ttl as a duration (text such as ``"7d"`` is converted when the view is made)."""
+        return self.ttl if not isinstance(self.ttl, str) else parse_duration(self.ttl, "ttl")
 
     def __post_init__(self) -> None:
         validate_name(self.name, "feature view name")
@@ -313,11 +318,11 @@ class FeatureView(_Definition):
             "entities": [
                 {"name": e} if isinstance(e, str) else e.key_spec() for e in self.entities
             ],
-            "source": source_to_dict(self.source),
+            "source": source_to_dict(cast(Source, self.source)),  # normalized in __post_init__
             "timestamp_field": self.timestamp_field,
             "created_timestamp_field": self.created_timestamp_field,
             "features": [{"name": n, "dtype": d} for n, d in self.features.items()],
-            "ttl_us": duration_us(self.ttl),
+            "ttl_us": duration_us(self.window),
             "description": self.description,
             "owner": self.owner,
             "tags": dict(self.tags),
@@ -370,7 +375,7 @@ class OnDemandFeatureView(_Definition):
     kind: ClassVar[str] = "on_demand_feature_view"
 
     name: str
-    sources: tuple[FeatureView | str, ...]
+    sources: Sequence[FeatureView | str]
     function: Callable[..., Any] | None
     features: Mapping[str, str | None] = field(kw_only=True)
     request_schema: Mapping[str, str] = field(default_factory=dict, kw_only=True)
@@ -502,7 +507,7 @@ class FeatureService(_Definition):
     kind: ClassVar[str] = "feature_service"
 
     name: str
-    features: tuple[str, ...]
+    features: Sequence[Any]
     description: str = field(default="", kw_only=True)
     owner: str = field(default="", kw_only=True)
     tags: Mapping[str, str] = field(default_factory=dict, kw_only=True)

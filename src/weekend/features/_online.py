@@ -144,7 +144,7 @@ def read_online(
             list(use.view.join_keys),
             rows,
             list(use.features),
-            ttl=use.view.ttl,
+            ttl=use.view.window,
             now=now,
         )
         for use in selection.views

@@ -143,7 +143,7 @@ def check_skew(
         timestamp_field=view.timestamp_field,
         features=(*view.features, view.timestamp_field),
         created_timestamp_field=view.created_timestamp_field,
-        ttl=view.ttl,
+        ttl=view.window,
     )
     offline = point_in_time_join(
         session.con, entity, [spec], timestamp_column=_TS, full_feature_names=True
@@ -154,7 +154,7 @@ def check_skew(
 
     at_time = pd.Timestamp(at_ns, tz="UTC")
     online = store.read(
-        view.name, list(view.join_keys), keys, list(view.features), ttl=view.ttl, now=at_time
+        view.name, list(view.join_keys), keys, list(view.features), ttl=view.window, now=at_time
     )
     stamp_column = offline.column(f"{view.name}__{view.timestamp_field}")
     offline_ns = stamp_column.cast(pa.timestamp("ns", tz="UTC")).cast(pa.int64()).to_pylist()

@@ -102,7 +102,7 @@ def build_training_set(
             timestamp_field=use.view.timestamp_field,
             features=use.features,
             created_timestamp_field=use.view.created_timestamp_field,
-            ttl=use.view.ttl,
+            ttl=use.view.window,
         )
         for use in selection.views
     ]

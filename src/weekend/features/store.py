@@ -381,8 +381,8 @@ class FeatureStore:
             if last is not None and last[0] != version:
                 self.online_store.delete_view(view.name)
                 cleared = True
-            if view.ttl is not None:
-                start = end - view.ttl // datetime.timedelta(microseconds=1) * 1000 - 1
+            if view.window is not None:
+                start = end - view.window // datetime.timedelta(microseconds=1) * 1000 - 1
         result = load_window(
             session,
             self.online_store,
