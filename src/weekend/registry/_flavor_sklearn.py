@@ -189,23 +189,24 @@ class SklearnFlavor(Flavor):
         import skops.io as sio
 
         path = model_file(Path(folder), info, MODEL_FILE)
+        from skops.io.exceptions import UntrustedTypesFoundException
+
+        unreadable = (zipfile.BadZipFile, KeyError, ValueError, OSError)
         try:
-            untrusted = sio.get_untrusted_types(file=path)
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-            raise IntegrityError(
-                f"model file {MODEL_FILE!r} is not a readable skops file: {exc}"
-            ) from exc
-        unsafe = sorted(set(untrusted) - SAFE_TYPES)
-        if unsafe and not trusted:
+            # Untrusted: skops itself refuses any type outside the allow-list, in one pass.
+            allowed = sio.get_untrusted_types(file=path) if trusted else sorted(SAFE_TYPES)
+            model = sio.load(path, trusted=allowed)
+        except UntrustedTypesFoundException:
+            unsafe = sorted(set(sio.get_untrusted_types(file=path)) - SAFE_TYPES)
             raise UnsafeModelError(
                 f"model file {MODEL_FILE!r} contains types outside weekend's allow-list of safe "
                 f"scikit-learn/numpy/scipy types: {', '.join(unsafe)}; loading them may run their "
                 "code. If you trust where this model came from, load it with trusted=True"
-            )
-        try:
-            model = sio.load(path, trusted=untrusted)
-        except (zipfile.BadZipFile, KeyError, OSError) as exc:
-            raise IntegrityError(f"model file {MODEL_FILE!r} cannot be read: {exc}") from exc
+            ) from None
+        except unreadable as exc:
+            raise IntegrityError(
+                f"model file {MODEL_FILE!r} is not a readable skops file: {exc}"
+            ) from exc
         fast, reason = self._fast_path(model, info)
         saved = labels_from_json(info.get("details", {}).get("classes"))
         current = getattr(model, "classes_", None)
