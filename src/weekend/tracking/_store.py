@@ -136,7 +136,7 @@ def run_rows(conn: Connection, run_ids: Sequence[str]) -> dict[str, dict[str, An
         cols=", ".join(f'r."{c}"' for c in _RUN_COLUMNS), ids=", ".join([mark] * len(run_ids))
     )
     out = {}
-    for row in conn.exec_driver_sql(sql, tuple(run_ids)):
+    for row in conn.exec_driver_sql(sql, tuple(run_ids)).fetchall():
         record = dict(zip(_RUN_COLUMNS, row[:-1], strict=True))
         record["deleted"] = bool(record["deleted"])
         record["experiment"] = row[-1]
@@ -294,7 +294,7 @@ def attributes_of(
     out_m: dict[str, dict[str, float]] = {r: {} for r in run_ids}
     if not run_ids:
         return out_p, out_t, out_m
-    rows = conn.exec_driver_sql(_ATTRIBUTES.format(ids=ids), tuple(run_ids) * 3)
+    rows = conn.exec_driver_sql(_ATTRIBUTES.format(ids=ids), tuple(run_ids) * 3).fetchall()
     for kind, run_id, key, text, number, is_nan in rows:
         if kind == 0:
             out_p[run_id][key] = text
