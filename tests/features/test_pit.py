@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -535,6 +536,10 @@ def test_matches_brute_force_reference(case: dict[str, Any]) -> None:
         result = point_in_time_join(
             con, given_entity, specs, strict=case["strict"], full_feature_names=True
         )
+        windowed = point_in_time_join(
+            con, given_entity, specs, strict=case["strict"], full_feature_names=True, plan="window"
+        )
+        assert windowed.equals(result)  # both plans give the same answers
 
         ref_entity = []
         for a, b, row_ns in rows:
@@ -552,3 +557,25 @@ def test_matches_brute_force_reference(case: dict[str, Any]) -> None:
         assert result.select(["a", "b"]).to_pylist() == table.select(["a", "b"]).to_pylist()
     finally:
         con.close()
+
+
+# --- the window plan gives the ASOF plan's answers, rule by rule -------------------------------
+
+
+@pytest.mark.parametrize("plan", ["asof", "window", "auto"])
+def test_each_rule_under_each_plan(con: duckdb.DuckDBPyConnection, plan: str) -> None:
+    ttl = datetime.timedelta(microseconds=1)  # 1,000 ns
+    keys = [1, 1, 1, 1, 2, 2]
+    events = [BASE, BASE + 500, BASE + 500, BASE + 500, BASE, BASE]
+    created = [BASE, BASE + 600, BASE + 900, BASE + 900, BASE + 50, BASE + 50]
+    values = ["old", "early-created", "tie-first", "tie-last", "a", "b"]
+    view = source(con, "w", keys, events, values, created)
+    view = dataclasses.replace(view, ttl=ttl)
+    times = [BASE + 500, BASE + 1500, BASE + 1501, BASE + 499, BASE + 10, BASE + 1000]
+    rows = entity([1, 1, 1, 1, 2, 2], times)
+    got = xs(point_in_time_join(con, rows, [view], plan=plan))  # type: ignore[arg-type]
+    # ties on event time: latest created, then the last source row; the ttl edge is inclusive
+    assert got == ["tie-last", "tie-last", None, "old", "b", "b"]
+    strict = xs(point_in_time_join(con, rows, [view], strict=True, plan=plan))  # type: ignore[arg-type]
+    # strict: a value counts only once it was created (created <= row time)
+    assert strict == ["old", "tie-last", None, "old", None, "b"]

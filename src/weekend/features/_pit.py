@@ -30,7 +30,7 @@ import datetime
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
 import pyarrow as pa
@@ -364,6 +364,66 @@ def _view_sql(
     )
 
 
+def _window_sql(
+    view: ViewSpec,
+    types: dict[str, str],
+    entity_name: str,
+    key_columns: dict[str, str],
+    strict: bool,
+) -> str:
+    """The other plan, for a view whose ttl keeps few candidates per entity row: a hash join
+    on the keys within the ttl, then the best candidate (latest event, then created, then
+    source order) per entity row. Same answers as the ASOF plan, without its passes over
+    the whole source; quadratic in the candidates, so only chosen when they are few."""
+    if view.ttl is None or not view.join_keys:  # the caller checks; this keeps mypy sure
+        raise UserInputError(f"view {view.name!r}: the window plan needs a ttl and join keys")
+    ttl_ns = (view.ttl // datetime.timedelta(microseconds=1)) * _NS_PER_US
+    on = [f"x.{key_columns[key]} = s.k{i}" for i, key in enumerate(view.join_keys)]
+    on += ["s.e <= x.ts", f"CAST(x.ts AS HUGEINT) - s.e <= CAST({ttl_ns} AS HUGEINT)"]
+    if strict:
+        on.append("s.c <= x.ts")
+    n = len(view.features)
+    picked = ", ".join(f"s.f{i}" for i in range(n))
+    select = ", ".join(f"m.f{i} AS f{i}" for i in range(n))
+    entity = _quote(entity_name)
+    return (
+        f"WITH src AS ({_source_sql(view, types)}), "
+        f"m AS (SELECT x.rid, {picked} FROM {entity} AS x JOIN src AS s ON {' AND '.join(on)} "
+        "QUALIFY row_number() OVER (PARTITION BY x.rid ORDER BY s.e DESC, s.c DESC, s.o DESC) "
+        f"= 1) SELECT {select} FROM {entity} AS x LEFT JOIN m ON m.rid = x.rid ORDER BY x.rid"
+    )
+
+
+# The window plan is chosen when an entity row has at most this many candidate source rows
+# on average (rows per key, times the share of the source's time span that the ttl covers).
+WINDOW_PLAN_MAX_CANDIDATES = 16.0
+_FILE_SOURCES = ("read_parquet(", "read_csv(", "read_csv_auto(")
+
+
+def _use_window_plan(con: duckdb.DuckDBPyConnection, view: ViewSpec, types: dict[str, str]) -> bool:
+    """Estimate the candidates per entity row from one cheap aggregate over a file source.
+
+    Query sources are never scanned twice for this (they may be expensive): they take ASOF.
+    """
+    if view.ttl is None or not view.join_keys:
+        return False
+    if not view.source.lstrip().lower().startswith(_FILE_SOURCES):
+        return False
+    event = _epoch_ns(view.timestamp_field, types[view.timestamp_field])
+    keys = ", ".join(_quote(key) for key in view.join_keys)
+    rows = con.execute(
+        f"SELECT count(*), approx_count_distinct(hash({keys})), min({event}), max({event}) "
+        f"FROM {view.source}"
+    ).fetchall()
+    row = rows[0] if rows else None
+    if row is None or not row[0] or not row[1] or row[2] is None:
+        return False
+    rows_per_key = row[0] / row[1]
+    span = max(int(row[3]) - int(row[2]), 1)
+    ttl_ns = (view.ttl // datetime.timedelta(microseconds=1)) * _NS_PER_US
+    return bool(rows_per_key * min(1.0, ttl_ns / span) <= WINDOW_PLAN_MAX_CANDIDATES)
+
+
 def point_in_time_join(
     con: duckdb.DuckDBPyConnection,
     entity: pd.DataFrame | pa.Table | str,
@@ -372,13 +432,20 @@ def point_in_time_join(
     timestamp_column: str = "event_timestamp",
     strict: bool = False,
     full_feature_names: bool = False,
+    plan: Literal["auto", "asof", "window"] = "auto",
 ) -> pa.Table:
     """Join every view's features onto the entity rows as of each row's timestamp.
 
     Returns the entity columns unchanged and in order (same rows, same order, duplicates
     kept), then one column per feature, named ``feature`` or ``view__feature`` when
     ``full_feature_names`` is true. A feature with no eligible source row is null.
+
+    ``plan``: ``"asof"`` (an ASOF join; any history length), ``"window"`` (a hash join
+    within the ttl, for views with a ttl and join keys; others take ASOF) or ``"auto"``
+    (window when a file source's statistics promise few candidates per entity row).
     """
+    if plan not in ("auto", "asof", "window"):
+        raise UserInputError(f"plan must be 'auto', 'asof' or 'window', got {plan!r}")
     table = _entity_to_arrow(con, entity)
     source_types = _check(con, table, views, timestamp_column, full_feature_names)
     key_columns: dict[str, str] = {}
@@ -396,7 +463,12 @@ def point_in_time_join(
     con.register(entity_name, probe)
     try:
         for view, types in zip(views, source_types, strict=True):
-            sql = _view_sql(view, types, entity_name, key_columns, strict)
+            if plan == "window":
+                windowed = view.ttl is not None and bool(view.join_keys)
+            else:
+                windowed = plan == "auto" and _use_window_plan(con, view, types)
+            build = _window_sql if windowed else _view_sql
+            sql = build(view, types, entity_name, key_columns, strict)
             try:
                 result = con.sql(sql).to_arrow_table()
             except duckdb.ConversionException as exc:
