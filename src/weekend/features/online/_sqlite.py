@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
+import queue
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -152,7 +153,7 @@ class SQLiteOnlineStore(OnlineStore):
         before = conn.total_changes
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for batch in batches:
+            for batch in _prefetched(batches):
                 conn.executemany(
                     _UPSERT,
                     zip(
@@ -200,3 +201,39 @@ class SQLiteOnlineStore(OnlineStore):
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+
+def _prefetched(batches: Iterator[RecordBatch], depth: int = 2) -> Iterator[RecordBatch]:
+    """Encode the next chunks in a thread while SQLite writes this one (it releases the GIL
+    while it steps), keeping at most ``depth`` chunks in memory."""
+    out: queue.Queue[RecordBatch | BaseException | None] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        out.put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            out.put(None)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            out.put(exc)
+
+    worker = threading.Thread(target=produce, name="weekend-online-encode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = out.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
