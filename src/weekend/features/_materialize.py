@@ -92,18 +92,12 @@ def latest_per_entity_sql(
     window = [f"{k} IS NOT NULL" for k in keys] + [f"{_E} IS NOT NULL", f"{_E} < {end}"]
     if start is not None:
         window.append(f"{_E} >= {start}")
-    # The newest row per entity by (event, created, source order), as one hash aggregate
-    # (arg_max over a struct) rather than a sorted window: same row, far less work.
-    fields = [f"{_E} := {_E}", f"{_C} := {_C}"]
-    fields += [f"f{i} := {quote(f)}" for i, f in enumerate(view.features)]
-    rank = f"struct_pack(e := {_E}, c := {_C}, o := {_O})"
-    outputs = [*keys, f"b.{_E} AS {_E}", f"b.{_C} AS {_C}"]
-    outputs += [f"b.f{i} AS {quote(f)}" for i, f in enumerate(view.features)]
+    outputs = ", ".join([*keys, _E, _C, *(quote(f) for f in view.features)])
     return (
-        f"SELECT {', '.join(outputs)} FROM (SELECT {', '.join(keys)}, "
-        f"arg_max(struct_pack({', '.join(fields)}), {rank}) AS b "
-        f"FROM (SELECT {', '.join(items)} FROM {source}) "
-        f"WHERE {' AND '.join(window)} GROUP BY {', '.join(keys)})"
+        f"SELECT {outputs} FROM (SELECT {', '.join(items)} FROM {source}) "
+        f"WHERE {' AND '.join(window)} "
+        f"QUALIFY row_number() OVER (PARTITION BY {', '.join(keys)} "
+        f"ORDER BY {_E} DESC, {_C} DESC, {_O} DESC) = 1"
     )
 
 
