@@ -40,6 +40,7 @@ from weekend.data._schema import (
     quote,
     run_query,
     source_sql,
+    type_change,
 )
 from weekend.data._summaries import (
     ALPHA,
@@ -436,16 +437,7 @@ def profile_diff(
         if new.name not in a:
             continue
         old, name = a.column(new.name), new.name
-        if old.logical_type != new.logical_type:
-            changes.append(
-                Change(
-                    "type_changed",
-                    name,
-                    old.logical_type,
-                    new.logical_type,
-                    f"column {name!r} changed type {old.logical_type} -> {new.logical_type}",
-                )
-            )
+        changes += type_change(name, old.logical_type, new.logical_type)
         shift = new.missing_share - old.missing_share
         if shift and abs(shift) >= missing_shift:
             changes.append(

@@ -420,6 +420,14 @@ def column_changes(before: Sequence[str], after: Sequence[str]) -> list[Change]:
     return changes
 
 
+def type_change(name: str, before: str, after: str) -> list[Change]:
+    """A ``type_changed`` change for column ``name``, or none when its type is the same."""
+    if before == after:
+        return []
+    message = f"column {name!r} changed type {before} -> {after}"
+    return [Change("type_changed", name, before, after, message)]
+
+
 def schema_diff(a: Schema, b: Schema) -> tuple[Change, ...]:
     """What changed from schema ``a`` to schema ``b``, column by column in ``b``'s order."""
     changes = column_changes(a.names, b.names)
@@ -427,16 +435,7 @@ def schema_diff(a: Schema, b: Schema) -> tuple[Change, ...]:
         if new.name not in a:
             continue
         old, name = a.column(new.name), new.name
-        if old.logical_type != new.logical_type:
-            changes.append(
-                Change(
-                    "type_changed",
-                    name,
-                    old.logical_type,
-                    new.logical_type,
-                    f"column {name!r} changed type {old.logical_type} -> {new.logical_type}",
-                )
-            )
+        changes += type_change(name, old.logical_type, new.logical_type)
         if old.nullable != new.nullable:
             now = "nullable" if new.nullable else "not nullable"
             changes.append(
