@@ -92,10 +92,16 @@ class Catalog:
             return None if row is None else str(row[0])
 
     def upgrade(self) -> None:
-        """Bring the schema to HEAD, or refuse a catalog newer than this code."""
-        current = self._checked_revision()
-        if current == HEAD:
-            return
+        """Bring the schema to HEAD, or refuse a catalog newer than this code.
+
+        On SQLite even the first look happens under the file lock: a process that opens the
+        file while another is creating it (switching it to WAL) would otherwise be refused
+        with "database is locked", which SQLite's busy timeout does not cover.
+        """
+        if self.dialect != "sqlite":
+            current = self._checked_revision()
+            if current == HEAD:
+                return
         with self._migration_lock():
             current = self._checked_revision()
             if current != HEAD:
