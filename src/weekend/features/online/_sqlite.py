@@ -24,6 +24,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 from weekend.core.errors import ConfigurationError
 from weekend.core.names import validate_name
 from weekend.features.online._base import (
@@ -120,12 +122,15 @@ class SQLiteOnlineStore(OnlineStore):
                 cached_statements=256,
             )
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            # Switching a new file to WAL needs it to itself, and SQLite's busy timeout does
+            # not cover that: threads and processes opening the store set it up in turn.
+            with FileLock(str(self.path) + ".lock", timeout=self.busy_timeout):
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute(_SCHEMA)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA cache_size = -65536")  # up to 64 MiB, allocated as used
             conn.execute("PRAGMA mmap_size = 268435456")  # reads without a syscall per page
-            conn.execute(_SCHEMA)
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.Error, OSError, Timeout) as exc:
             raise ConfigurationError(
                 f"cannot open the SQLite online store at {str(self.path)!r}: {exc}"
             ) from exc
