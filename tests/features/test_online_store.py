@@ -567,3 +567,86 @@ def test_unreachable_redis_is_a_configuration_error() -> None:
 def test_importing_the_module_does_not_import_redis() -> None:
     code = "import weekend.features.online, sys; assert 'redis' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- write_stream: what materialization uses ------------------------------------------------
+
+
+def _stream(store: OnlineStore, tables: list[pa.Table]) -> WriteResult:
+    return store.write_stream(
+        "stats",
+        ["id"],
+        iter(tables),
+        timestamp_field="ts",
+        created_timestamp_field=None,
+        features=["x"],
+    )
+
+
+def test_a_stream_keeps_the_newest_record_across_its_tables(store: OnlineStore) -> None:
+    newer = pa.table({"id": [1, 2], "ts": stamps(T0 + 5 * NS, T0), "x": [1.5, 2.0]})
+    older = pa.table({"id": [1, 3], "ts": stamps(T0, T0), "x": [-1.0, 3.0]})
+    result = _stream(store, [newer, pa.table(newer.schema.empty_table()), older])
+    assert (result.rows, result.written, result.skipped_older) == (4, 3, 1)
+    got = store.read("stats", ["id"], [{"id": 1}, {"id": 2}, {"id": 3}], ["x"])
+    assert values_of(got) == [1.5, 2.0, 3.0]
+
+
+def test_a_bad_table_in_a_stream_is_named_and_a_short_stream_writes_nothing(
+    store: OnlineStore,
+) -> None:
+    good = pa.table({"id": [1], "ts": stamps(T0), "x": [1.0]})
+    bad = pa.table({"id": [2], "ts": stamps(T0), "y": [2.0]})
+    with pytest.raises(DataValidationError, match="no feature column 'x'"):
+        _stream(store, [good, bad])
+    if isinstance(store, SQLiteOnlineStore):  # below commit_rows: one transaction
+        assert values_of(store.read("stats", ["id"], [{"id": 1}], ["x"])) == [None]
+
+
+def test_a_long_sqlite_stream_commits_as_it_goes_and_a_rerun_completes_it(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteOnlineStore(tmp_path / "o.db", commit_rows=2)
+    tables = [
+        pa.table({"id": [i, i + 1], "ts": stamps(T0, T0), "x": [float(i), float(i + 1)]})
+        for i in (0, 2, 4)
+    ]
+
+    def failing() -> Iterator[pa.Table]:
+        yield from tables[:2]
+        raise RuntimeError("the source went away")
+
+    with pytest.raises(RuntimeError, match="went away"):
+        store.write_stream(
+            "stats",
+            ["id"],
+            failing(),
+            timestamp_field="ts",
+            created_timestamp_field=None,
+            features=["x"],
+        )
+    rows = [{"id": i} for i in range(6)]
+    assert values_of(store.read("stats", ["id"], rows, ["x"])) == [0.0, 1.0, 2.0, 3.0, None, None]
+    result = _stream(store, tables)
+    assert (result.written, result.skipped_older) == (2, 4)  # equal events never rewrite
+    assert values_of(store.read("stats", ["id"], rows, ["x"])) == [float(i) for i in range(6)]
+    store.close()
+
+
+def test_a_new_sqlite_store_uses_8k_pages_and_unsorted_writes_read_back(tmp_path: Path) -> None:
+    import sqlite3
+
+    store = SQLiteOnlineStore(tmp_path / "o.db")
+    ids = [5, 1, 4, 2, 3]
+    put(store, {"id": ids, "ts": stamps(*[T0] * 5), "x": [float(i) for i in ids]})
+    store.close()
+    with sqlite3.connect(tmp_path / "o.db") as conn:
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == 8192
+    rows = [{"id": i} for i in ids]
+    assert values_of(SQLiteOnlineStore(tmp_path / "o.db").read("stats", ["id"], rows, ["x"])) == [
+        5.0,
+        1.0,
+        4.0,
+        2.0,
+        3.0,
+    ]

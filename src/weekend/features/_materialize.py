@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,23 +130,27 @@ def load_window(
         total = int(con.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0])
         if progress is not None:
             progress(view.name, 0, total)
-        rows = written = 0
-        reader = con.sql(f"SELECT * FROM {table}").to_arrow_reader(BATCH_ROWS)
-        for batch in reader:
-            if batch.num_rows == 0:
-                continue
-            result = store.write(
-                view.name,
-                list(view.join_keys),
-                _to_store_batch(batch, view),
-                timestamp_field=_E,
-                created_timestamp_field=_C,
-                features=list(view.features),
-            )
-            rows += result.rows
-            written += result.written
-            if progress is not None:
-                progress(view.name, rows, total)
+        done = [0]
+
+        def tables() -> Iterator[pa.Table]:
+            # runs in the store's encoding thread, one batch ahead of its writes
+            for batch in con.sql(f"SELECT * FROM {table}").to_arrow_reader(BATCH_ROWS):
+                if batch.num_rows == 0:
+                    continue
+                yield _to_store_batch(batch, view)
+                done[0] += batch.num_rows
+                if progress is not None:
+                    progress(view.name, done[0], total)
+
+        result = store.write_stream(
+            view.name,
+            list(view.join_keys),
+            tables(),
+            timestamp_field=_E,
+            created_timestamp_field=_C,
+            features=list(view.features),
+        )
+        rows, written = result.rows, result.written
     finally:
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return MaterializeResult(

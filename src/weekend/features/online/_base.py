@@ -24,7 +24,7 @@ import numbers
 import re
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
@@ -194,6 +194,44 @@ class OnlineStore(abc.ABC):
         )
         written = self._upsert(view, batches) if rows else 0
         return WriteResult(rows=rows, written=written, skipped_older=rows - written)
+
+    def write_stream(
+        self,
+        view: str,
+        keys: Sequence[str],
+        tables: Iterable[pa.Table],
+        *,
+        timestamp_field: str,
+        created_timestamp_field: str | None,
+        features: Sequence[str],
+    ) -> WriteResult:
+        """Store a stream of tables, each validated and encoded as it comes, while the store
+        writes the one before (one pass, bounded memory: what materialization uses).
+
+        Each table is checked like :meth:`write`; a bad table stops the stream with its error.
+        The newest-record rule holds across tables. Unlike :meth:`write`, a long stream is
+        not one transaction: a store may commit as it goes (SQLite every
+        ``commit_rows`` records), so a stream cut short leaves the records before the cut,
+        and running it again completes it.
+        """
+        view = validate_name(view, "feature view name")
+        seen = [0]
+
+        def batches() -> Iterator[RecordBatch]:
+            for table in tables:
+                table = _as_table(table)
+                seen[0] += table.num_rows
+                yield from encode_records(
+                    view,
+                    table,
+                    keys,
+                    timestamp_field=timestamp_field,
+                    created_timestamp_field=created_timestamp_field,
+                    features=features,
+                )
+
+        written = self._upsert(view, batches())
+        return WriteResult(rows=seen[0], written=written, skipped_older=seen[0] - written)
 
     def read(
         self,
