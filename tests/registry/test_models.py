@@ -138,6 +138,52 @@ def test_log_model_records_signature_packages_profile_and_lineage(
     assert lineage["features"] == [{"view": "weather_hourly", "version": 2}]
 
 
+def test_without_a_training_dataset_a_large_enough_example_is_the_reference_profile(
+    ws: Workspace, data: pd.DataFrame, model: object
+) -> None:
+    from weekend.registry.models import MIN_PROFILE_ROWS
+
+    assert len(data) >= MIN_PROFILE_ROWS
+    whole = ws.models.register(model, "delay", input_example=features(data))
+    assert whole.profile is not None
+    assert whole.profile.n_rows == len(data)
+    assert ws.models.lineage("delay/1")["profile_source"] == "input_example"
+    few = ws.models.register(model, "delay", input_example=features(data).head(5))
+    assert few.profile_json is None  # five rows are no reference for drift
+    assert ws.models.lineage("delay/2")["profile_source"] is None
+    assert few.signature.names == whole.signature.names
+
+
+def test_copy_version_shares_the_files_and_records_where_it_came_from(
+    ws: Workspace, data: pd.DataFrame, model: object
+) -> None:
+    source = ws.models.register(
+        model, "delay", input_example=features(data), description="v1", tags={"team": "ops"}
+    )
+    blobs = sorted(Path(ws.settings.artifact_root).rglob("*"))
+    copy = ws.models.copy_version("delay/1", "delay-prod", tags={"stage": "prod"})
+    assert sorted(Path(ws.settings.artifact_root).rglob("*")) == blobs  # nothing written
+    assert (copy.ref, copy.manifest, copy.signature) == (
+        "delay-prod/1",
+        source.manifest,
+        source.signature,
+    )
+    assert (copy.description, copy.tags) == ("v1", {"stage": "prod"})
+    assert copy.profile_json == source.profile_json
+    assert copy.lineage["copied_from"] == {"ref": "delay/1", "id": source.id}
+    assert ws.models.lineage("delay-prod/1")["copied_from"]["ref"] == "delay/1"
+    again = ws.models.copy_version("delay-prod/1", "delay")  # a copy of a copy, same model
+    assert again.version == 2
+    frame = features(data).head(20)
+    np.testing.assert_array_equal(
+        ws.models.load("delay/2").predict(frame), ws.models.load("delay/1").predict(frame)
+    )
+    with pytest.raises(NotFoundError, match="has no version 5"):
+        ws.models.copy_version("delay/5", "other")
+    with pytest.raises(InvalidNameError):
+        ws.models.copy_version("delay/1", "../escape")
+
+
 def test_versions_number_up_and_references_resolve(any_ws: Workspace, model: object) -> None:
     ws = any_ws
     for _ in range(3):

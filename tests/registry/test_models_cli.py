@@ -117,6 +117,15 @@ def test_lineage_tree_and_json(project: Path) -> None:
     assert "run: none recorded" in bare.stdout  # type: ignore[attr-defined]
 
 
+def test_copy_registers_the_same_files_under_another_model(project: Path) -> None:
+    copied = _json(project, "models", "copy", "delay@champion", "delay-prod")
+    assert copied["ref"] == "delay-prod/1"  # type: ignore[index]
+    tree = _run(project, "models", "lineage", "delay-prod/1")
+    assert "copied from delay/1" in tree.output  # type: ignore[attr-defined]
+    missing = _run(project, "models", "copy", "delay/9", "delay-prod")
+    assert "has no version 9" in str(missing.exception)  # type: ignore[attr-defined]
+
+
 def test_predict_command(project: Path, tmp_path: Path) -> None:
     target = tmp_path / "scored.parquet"
     args = ["predict", "delay@champion", "-i", str(tmp_path / "holdout.parquet"), "-o", str(target)]

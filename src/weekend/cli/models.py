@@ -229,6 +229,23 @@ def alias(
     _print_event(event, as_json, f"{name}@{alias_name} already points at version {version}")
 
 
+@models_app.command("copy")
+def copy(
+    source: str = typer.Argument(..., help="The version to copy: name/3 or name@alias."),
+    name: str = typer.Argument(..., help="The model that gets it as its next version."),
+    description: str | None = typer.Option(None, "--description", help="Default: the source's."),
+    project: Path | None = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Register an existing version as the next version of NAME, sharing its files."""
+    with open_project(project) as ws:
+        version = ws.models.copy_version(source, name, description=description)
+    if as_json:
+        print_json(version.to_dict())
+        return
+    console.print(f"registered {version.ref} (a copy of {source})")
+
+
 @models_app.command("evaluate")
 def evaluate(
     ref: str = typer.Argument(..., help="The candidate: name/4, name@challenger or name"),
@@ -320,6 +337,9 @@ def _lineage_tree(chain: dict[str, Any]) -> Any:
     model = chain["model"]
     aliases = f", aliases {', '.join(model['aliases'])}" if model["aliases"] else ""
     tree = Tree(f"[bold]{escape(model['ref'])}[/bold] ({model['flavor']}{escape(aliases)})")
+    copied = chain.get("copied_from")
+    if copied:
+        tree.add(f"copied from {escape(copied['ref'])} (the same files)")
     run = chain["run"]
     if run is None:
         tree.add("run: none recorded")

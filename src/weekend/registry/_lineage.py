@@ -179,6 +179,7 @@ def lineage_chain(ws: Workspace, version: ModelVersion) -> dict[str, Any]:
         "features": list(recorded.get("features", [])),
         "code": recorded.get("code"),
         "profile_source": recorded.get("profile_source"),
+        "copied_from": recorded.get("copied_from"),
     }
 
 

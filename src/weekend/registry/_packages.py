@@ -39,13 +39,29 @@ class PackageVersionWarning(UserWarning):
         self.installed = installed
 
 
+_VERSION_LINE = re.compile(r"^Version:[ \t]*(\S+)", re.MULTILINE)
+_found: dict[str, str] = {}
+
+
 def _installed(package: str) -> str | None:
+    """The installed version of a distribution, remembered for the life of the process (what
+    a process has imported does not change under it when someone upgrades the package)."""
     if package == "python":
         return platform.python_version()
+    known = _found.get(package)
+    if known is not None:
+        return known
     try:
-        return importlib.metadata.version(package)
+        dist = importlib.metadata.distribution(package)
     except importlib.metadata.PackageNotFoundError:
         return None
+    # Only the header: ``dist.version`` parses the whole file (description included) as an
+    # e-mail message, a few milliseconds per package on the first load of a model.
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    match = _VERSION_LINE.search(text.split("\n\n", 1)[0])
+    version = match.group(1) if match else dist.version
+    _found[package] = version
+    return version
 
 
 def requirements_for(flavor_info: Mapping[str, Any]) -> dict[str, str]:

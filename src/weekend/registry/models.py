@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from weekend.core.errors import (
     ConflictError,
+    IntegrityError,
     InvalidValueError,
     NotFoundError,
     UnsafeModelError,
@@ -104,6 +105,10 @@ def _fitted_columns(model: Any, example: Any) -> Any:
     return example[[c for c in columns if str(c) in known]]
 
 
+MIN_PROFILE_ROWS = 100
+"""An input example shorter than this is no reference for drift: it gets no profile."""
+
+
 def _example_profile(example: pd.DataFrame) -> str:
     """The profile of an input example (when no training dataset is given)."""
     import orjson
@@ -146,9 +151,11 @@ class Models:
 
         ``input_example``: a frame of model input (the training frame is best): the signature
         is inferred from it, and without a training dataset its profile becomes the reference
-        profile. ``datasets``: a DatasetVersion or reference (training data), a list of them,
-        or a mapping of role (``training``, ``evaluation`` ...) to them. ``features``: feature
-        view name -> version. ``run``: the Run (or run id) that trained the model.
+        profile (when it has at least ``MIN_PROFILE_ROWS`` rows; a handful of rows would make
+        drift monitoring cry wolf). ``datasets``: a DatasetVersion or reference (training
+        data), a list of them, or a mapping of role (``training``, ``evaluation`` ...) to them.
+        ``features``: feature view name -> version. ``run``: the Run (or run id) that
+        trained the model.
         """
         from weekend.registry._lineage import collect
         from weekend.registry._package import write_package
@@ -165,7 +172,7 @@ class Models:
             output = self._smoke_test(model, input_example)
             if signature is None:
                 signature = infer_signature(input_example, model, output)
-            if profile_json is None and len(input_example):
+            if profile_json is None and len(input_example) >= MIN_PROFILE_ROWS:
                 profile_json = _example_profile(input_example)
                 lineage["profile_source"] = "input_example"
         package = write_package(
@@ -182,6 +189,49 @@ class Models:
             "run_id": (lineage.get("run") or {}).get("id"),
             "description": description,
             "tags_json": _store._json(tag_values),
+        }
+        version = _store.insert_version(self._ws.catalog, name, record)
+        return self.get(f"{name}/{version}")
+
+    def copy_version(
+        self,
+        source: str,
+        name: str,
+        *,
+        description: str | None = None,
+        tags: Mapping[str, object] | None = None,
+    ) -> ModelVersion:
+        """Register an existing version's package (``"name/3"``, ``"name@champion"``) as the
+        next version of ``name`` (the same model or another), without packaging it again.
+
+        The files are content-addressed, so nothing is copied: the new version shares them,
+        with the source's signature, requirements, profile and lineage, plus a
+        ``copied_from`` entry naming the source. Description and tags are the source's
+        unless given.
+        """
+        validate_name(name, "model name")
+        text = _text(description, "description")
+        tag_values = _tags(tags)
+        origin = self.get(source)
+        for file, entry in origin.manifest.items():
+            if not self._ws.artifacts.exists(entry["sha256"]):
+                raise IntegrityError(
+                    f"model {origin.ref} lists file {file!r} ({entry['sha256']}), which the "
+                    "artifact store no longer holds; it cannot be copied"
+                )
+        lineage = dict(origin.lineage)
+        lineage["copied_from"] = {"ref": origin.ref, "id": origin.id}
+        record = {
+            "flavor": origin.flavor,
+            "trusted_required": origin.trusted_required,
+            "manifest_json": _store._json(origin.manifest),
+            "signature_json": None if origin.signature is None else origin.signature.to_json(),
+            "requirements_json": _store._json(origin.requirements),
+            "lineage_json": _store._json(lineage),
+            "profile_json": origin.profile_json,
+            "run_id": origin.run_id,
+            "description": origin.description if description is None else text,
+            "tags_json": _store._json(origin.tags if tags is None else tag_values),
         }
         version = _store.insert_version(self._ws.catalog, name, record)
         return self.get(f"{name}/{version}")
