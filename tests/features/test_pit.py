@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -100,6 +102,54 @@ def test_ties_on_event_time_go_to_latest_created_then_last_in_source_order(
     )
     result = point_in_time_join(con, entity([1, 2], [BASE, BASE]), [view])
     assert xs(result) == ["new", "second"]
+
+
+@pytest.mark.parametrize("plan", ["asof", "window"])
+@pytest.mark.parametrize("clash", [False, True])
+def test_exact_ties_in_parquet_go_to_the_last_row_read(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path, plan: str, clash: bool
+) -> None:
+    """Rows tied on key, event and created time: the last one read wins, files in list order
+    and rows in file order, across row groups (DuckDB's Parquet row numbers; a column named
+    like one of them makes weekend number the rows itself, with the same answer)."""
+    keys = [1, 2, 1, 1, 2, 1, 2, 1]
+    value = [f"v{i}" for i in range(len(keys))]
+    whole = pa.table(
+        {"k": keys, "ts": ts([BASE] * len(keys)), "created": ts([BASE + 1] * len(keys)), "x": value}
+    )
+    if clash:
+        whole = whole.append_column("file_index", pa.array([9, 8, 7, 6, 5, 4, 3, 2]))
+    paths = []
+    for i, (start, stop) in enumerate([(0, 3), (3, 3), (3, 8)]):  # the middle file is empty
+        path = tmp_path / f"z-{i}.parquet"  # names not in list order: the list decides
+        pq.write_table(whole.slice(start, stop - start), path, row_group_size=2)
+        paths.append(path)
+    listed = ", ".join(f"'{path}'" for path in [paths[0], paths[1], paths[2]])
+    view = ViewSpec(
+        "v",
+        f"read_parquet([{listed}])",
+        ("k",),
+        "ts",
+        ("x",),
+        "created",
+        datetime.timedelta(days=1),
+    )
+    rows = entity([1, 2, 3], [BASE + 5] * 3)
+    got = xs(point_in_time_join(con, rows, [view], plan=plan))  # type: ignore[arg-type]
+    assert got == ["v7", "v6", None]
+    con.register("whole", whole)  # the same rows as one table: row_number() OVER ()
+    same = dataclasses.replace(view, source="whole")
+    assert xs(point_in_time_join(con, rows, [same], plan=plan)) == got  # type: ignore[arg-type]
+
+
+def test_source_order_uses_parquet_row_numbers_unless_a_column_hides_them() -> None:
+    from weekend.features._pit import source_order
+
+    cheap = source_order("read_parquet('a/*.parquet')", ["k", "ts"])
+    assert "file_row_number" in cheap
+    assert source_order("read_parquet('a.parquet')", ["k", "FILE_INDEX"]) == "row_number() OVER ()"
+    assert source_order("read_csv_auto('a.csv')", ["k"]) == "row_number() OVER ()"
+    assert source_order("(SELECT * FROM t)", ["k"]) == "row_number() OVER ()"
 
 
 def test_null_created_counts_as_created_at_event_time(con: duckdb.DuckDBPyConnection) -> None:
@@ -462,6 +512,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         "created_tz": draw(st.sampled_from(ZONES)),
         "strict": draw(st.booleans()),
         "entity_as": draw(st.sampled_from(["arrow", "pandas", "sql"])),
+        "source_files": draw(st.sampled_from([0, 1, 3])),  # 0: an Arrow table, else Parquet
     }
 
 
@@ -475,6 +526,30 @@ def _convert(value: Any, kind: str) -> Any:
     return value if value is None or kind == "int" else str(value)
 
 
+def _source_item(
+    con: duckdb.DuckDBPyConnection, name: str, table: pa.Table, files: int, folder: Path
+) -> str:
+    """The source as a registered Arrow table, or as ``files`` Parquet files (row groups of
+    two rows) read in order, so ties are broken by DuckDB's Parquet row numbers."""
+    if not files:
+        con.register(name, table)
+        return name
+    paths = []
+    cut = (
+        [0, table.num_rows // 3, 2 * table.num_rows // 3, table.num_rows]
+        if files == 3
+        else [
+            0,
+            table.num_rows,
+        ]
+    )
+    for i in range(files):
+        path = folder / f"{name}-{i}.parquet"
+        pq.write_table(table.slice(cut[i], cut[i + 1] - cut[i]), path, row_group_size=2)
+        paths.append(f"'{path}'")
+    return f"read_parquet([{', '.join(paths)}])"
+
+
 @settings(
     max_examples=120,
     deadline=None,
@@ -484,6 +559,7 @@ def _convert(value: Any, kind: str) -> Any:
 def test_matches_brute_force_reference(case: dict[str, Any]) -> None:
     kind = case["key_kind"]
     con = duckdb.connect()
+    scratch = tempfile.mkdtemp(prefix="weekend-pit-")
     try:
         specs, refs = [], []
         for n, view in enumerate(case["views"]):
@@ -496,7 +572,9 @@ def test_matches_brute_force_reference(case: dict[str, Any]) -> None:
                 columns["created"] = ts([r[2] for r in rows], case["created_tz"])
             columns["f"] = pa.array(range(len(rows)), pa.int64())
             columns["g"] = pa.array([r[3] for r in rows], pa.string())
-            con.register(f"src{n}", pa.table(columns))
+            from_item = _source_item(
+                con, f"src{n}", pa.table(columns), case["source_files"], Path(scratch)
+            )
             ttl = (
                 None
                 if view["ttl"] is None
@@ -505,7 +583,7 @@ def test_matches_brute_force_reference(case: dict[str, Any]) -> None:
             specs.append(
                 ViewSpec(
                     f"v{n}",
-                    f"src{n}",
+                    from_item,
                     view["keys"],
                     "ts",
                     ("f", "g"),
@@ -557,6 +635,7 @@ def test_matches_brute_force_reference(case: dict[str, Any]) -> None:
         assert result.select(["a", "b"]).to_pylist() == table.select(["a", "b"]).to_pylist()
     finally:
         con.close()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 # --- the window plan gives the ASOF plan's answers, rule by rule -------------------------------

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from weekend.catalog.tables_features import materializations
 from weekend.core.ids import new_id, now_ms
 from weekend.features._definitions import FeatureView
+from weekend.features._pit import source_order
 from weekend.features._sources import OfflineSession, epoch_ns, quote
 from weekend.features._training import cast_features
 from weekend.features.online import OnlineStore
@@ -87,7 +88,8 @@ def latest_per_entity_sql(
     if field:
         created = f"coalesce({epoch_ns(field, types[field])}, {event})"
     keys = [quote(k) for k in view.join_keys]
-    items = [*keys, f"{event} AS {_E}", f"{created} AS {_C}", f"row_number() OVER () AS {_O}"]
+    order = source_order(source, types)
+    items = [*keys, f"{event} AS {_E}", f"{created} AS {_C}", f"{order} AS {_O}"]
     items += [quote(f) for f in view.features]
     window = [f"{k} IS NOT NULL" for k in keys] + [f"{_E} IS NOT NULL", f"{_E} < {end}"]
     if start is not None:

@@ -11,7 +11,8 @@ entity order, so several views never make a cross product):
 
 * Every timestamp becomes an ``int64`` count of nanoseconds since the epoch, UTC (naive
   timestamps are read as UTC), so zones and precisions never mix.
-* The source gets a source-order number ``o`` (``row_number() OVER ()``) and the created time
+* The source gets a source-order number ``o`` (``source_order``: from Parquet's row numbers
+  during the scan, else ``row_number() OVER ()``) and the created time
   ``c`` (the event time when the view has none or the value is null).
 * Default mode: keep one row per (keys, event time), the one with the largest ``(c, o)``
   (``QUALIFY``), then ``ASOF LEFT JOIN`` on ``entity.t >= source.e``.
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -115,6 +116,25 @@ class ViewSpec:
     def output_name(self, feature: str, full_feature_names: bool) -> str:
         """The column name of ``feature`` in a training set."""
         return f"{self.name}__{feature}" if full_feature_names else feature
+
+
+_VIRTUAL = {"file_index", "file_row_number"}
+
+
+def source_order(from_item: str, columns: Iterable[str]) -> str:
+    """An expression numbering a source's rows in the order DuckDB reads them (files in list
+    or glob order, rows in file order), for the last-row-wins rule of ties.
+
+    For a Parquet source it is built from DuckDB's virtual columns ``file_index`` and
+    ``file_row_number``, known during the parallel scan; ``row_number() OVER ()``, the
+    fallback for other sources (and for Parquet files with a column of those names, which
+    hides the virtual one), is a serial pass over the whole source that also keeps filters
+    and joins from reaching the scan. Same numbers in the same order, for up to 2**40 rows
+    per file.
+    """
+    if from_item.startswith("read_parquet(") and not _VIRTUAL & {c.lower() for c in columns}:
+        return "((CAST(file_index AS BIGINT) << 40) + CAST(file_row_number AS BIGINT))"
+    return "row_number() OVER ()"
 
 
 def _quote(identifier: str) -> str:
@@ -314,7 +334,7 @@ def _source_sql(view: ViewSpec, types: dict[str, str]) -> str:
         field = view.created_timestamp_field
         created = f"coalesce({_epoch_ns(field, types[field])}, {event})"
     items = [f"{_quote(key)} AS k{i}" for i, key in enumerate(view.join_keys)]
-    items += [f"{event} AS e", f"{created} AS c", "row_number() OVER () AS o"]
+    items += [f"{event} AS e", f"{created} AS c", f"{source_order(view.source, types)} AS o"]
     items += [f"{_quote(feature)} AS f{i}" for i, feature in enumerate(view.features)]
     not_null = " AND ".join(
         [f"k{i} IS NOT NULL" for i in range(len(view.join_keys))] + ["e IS NOT NULL"]
@@ -494,4 +514,4 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-__all__ = ["ViewSpec", "point_in_time_join", "validate_entity_frame"]
+__all__ = ["ViewSpec", "point_in_time_join", "source_order", "validate_entity_frame"]
