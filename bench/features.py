@@ -766,13 +766,17 @@ def phase_http(
             say(f"[http] starting {server.name} on 127.0.0.1:{server.port} ...")
             server.wait_ready()
         raw = {s.name: {"sequential": [], "wrk1": [], "wrk16": []} for s in servers}
+        have_wrk = shutil.which("wrk") is not None
+        if not have_wrk:
+            say("[http] wrk is not installed (Debian: apt-get install wrk): no throughput figures")
         for rep in range(args.reps):
             for server in servers:
                 say(f"[http] rep {rep + 1}/{args.reps}: {server.name} sequential + wrk ...")
                 seq = sequential(server, ids, args.http_requests, args.http_seconds * 4)
                 raw[server.name]["sequential"].append(seq)
-                raw[server.name]["wrk1"].append(wrk(server, ids, 1, args.http_seconds))
-                raw[server.name]["wrk16"].append(wrk(server, ids, 16, args.http_seconds))
+                if have_wrk:
+                    raw[server.name]["wrk1"].append(wrk(server, ids, 1, args.http_seconds))
+                    raw[server.name]["wrk16"].append(wrk(server, ids, 16, args.http_seconds))
     finally:
         for server in servers:
             server.stop()
