@@ -77,6 +77,15 @@ def project_venv() -> Venv:
     return Venv("project", root)
 
 
+def user_venv(log: Any = None) -> Venv:
+    """weekend as a user installs it: ``bench/.venvs/weekend`` with the checkout installed
+    in editable mode (so it runs the current code) and its runtime dependencies only, none
+    of the test and lint tools of the project's ``.venv``. Peers get the same treatment:
+    their venvs hold what ``pip install <peer>`` brings. (It matters: with pytest installed,
+    scikit-learn's estimator discovery, which skops runs on import, imports pytest too.)"""
+    return ensure_venv("weekend", ["-e", str(REPO_DIR)], check_import="weekend", log=log)
+
+
 def _base_python() -> str:
     """The machine's python3 (not a venv's), to build peer venvs from."""
     found = shutil.which("python3")
