@@ -111,6 +111,21 @@ def test_one_changed_byte_fails_every_read(store: ArtifactStore, tmp_path: Path)
     assert list(dest.parent.iterdir()) == []  # no temporary file either
 
 
+@pytest.mark.parametrize("how", ["bytes", "file"])
+def test_writing_the_same_content_again_repairs_a_damaged_blob(
+    store: ArtifactStore, tmp_path: Path, how: str
+) -> None:
+    data = b"0123456789" * 1000
+    source = tmp_path / "data.bin"
+    source.write_bytes(data)
+    blob = store.put_bytes(data)
+    _corrupt(store.local_path(blob.sha256), offset=10)
+    again = store.put_bytes(data) if how == "bytes" else store.put_file(source)
+    assert again == blob
+    assert store.read_bytes(blob.sha256) == data
+    assert list((Path(store.root) / "tmp").iterdir()) == []
+
+
 def test_get_file_keeps_an_existing_destination_on_mismatch(
     store: ArtifactStore, tmp_path: Path
 ) -> None:

@@ -3,8 +3,10 @@
 A blob is stored once per content, under ``<root>/blobs/sha256/<2 hex>/<62 hex>``. Writes go
 to a temporary name under ``<root>/tmp/`` and are renamed into place, so no partial file ever
 sits under a final name. Every read hashes what it reads and raises :class:`IntegrityError`
-on a mismatch. Logical names (``plots/roc.png``) never reach this layer: the catalog maps
-them to hashes, and only hashes become storage keys.
+on a mismatch, and writing a blob that already exists checks it (local stores), so that
+registering the same content again repairs a damaged copy. Logical names
+(``plots/roc.png``) never reach this layer: the catalog maps them to hashes, and only hashes
+become storage keys.
 
 The root is a local folder (default ``.weekend/artifacts``) or any fsspec URL
 (``s3://bucket/prefix``); object stores write whole objects atomically, so the same
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from weekend.core.errors import IntegrityError, NotFoundError
-from weekend.core.hashing import CHUNK, is_sha256
+from weekend.core.hashing import CHUNK, is_sha256, sha256_file
 
 
 @dataclass(frozen=True)
@@ -66,9 +68,15 @@ class ArtifactStore:
         return self._base / self._key(sha256)
 
     # -- writing --------------------------------------------------------------------------
+    def _intact(self, digest: str) -> bool:
+        """Whether a local blob exists with the right content. A damaged one is then replaced
+        by the writer that brings the right bytes (a remote blob is trusted to exist)."""
+        path = self._base / self._key(digest)
+        return path.exists() and sha256_file(path) == digest
+
     def put_bytes(self, data: bytes) -> Blob:
         digest = hashlib.sha256(data).hexdigest()
-        if self.exists(digest):
+        if self._intact(digest) if self.local else self.exists(digest):
             return Blob(digest, len(data))
         if self.local:
             self._install_local(digest, lambda handle: handle.write(data))
@@ -93,7 +101,7 @@ class ArtifactStore:
                 os.fsync(dst.fileno())
             sha = digest.hexdigest()
             final = self._base / self._key(sha)
-            if final.exists():
+            if self._intact(sha):
                 tmp.unlink()
             else:
                 final.parent.mkdir(parents=True, exist_ok=True)
