@@ -161,7 +161,8 @@ class SklearnFlavor(Flavor):
         path = Path(folder) / MODEL_FILE
         with atomic_path(path) as tmp:
             sio.dump(model, tmp)
-            outside = sorted(set(sio.get_untrusted_types(file=tmp)) - SAFE_TYPES)
+            beyond_skops = sorted(set(sio.get_untrusted_types(file=tmp)))
+            outside = sorted(set(beyond_skops) - SAFE_TYPES)
         classes = getattr(model, "classes_", None)
         task = "classifier" if is_classifier(model) else "regressor" if is_regressor(model) else ""
         # Verify the compiled fast path once, here: a load of these same bytes (their hash is
@@ -180,6 +181,9 @@ class SklearnFlavor(Flavor):
                 "classes": None if classes is None else labels_to_json(classes),
                 "has_proba": callable(getattr(model, "predict_proba", None)),
                 "needs_trusted": outside,
+                # the types of the file beyond skops' own list: a load allows only these
+                # (within weekend's list), which is all it needs and audits faster
+                "skops_types": beyond_skops,
                 "fast_path_verified_with": _sklearn_version() if fast is not None else None,
             },
         )
@@ -194,10 +198,17 @@ class SklearnFlavor(Flavor):
         unreadable = (zipfile.BadZipFile, KeyError, ValueError, OSError)
         try:
             # Untrusted: skops itself refuses any type outside the allow-list, in one pass.
-            allowed = sio.get_untrusted_types(file=path) if trusted else sorted(SAFE_TYPES)
+            allowed = sio.get_untrusted_types(file=path) if trusted else _allowed(info)
             model = sio.load(path, trusted=allowed)
         except UntrustedTypesFoundException:
-            unsafe = sorted(set(sio.get_untrusted_types(file=path)) - SAFE_TYPES)
+            found = set(sio.get_untrusted_types(file=path))
+            unsafe = sorted(found - SAFE_TYPES)
+            if not unsafe:  # safe types, but not those the flavor info recorded
+                raise UnsafeModelError(
+                    f"model file {MODEL_FILE!r} contains types its flavor info does not list: "
+                    f"{', '.join(sorted(found - set(allowed)))}; the package is inconsistent. "
+                    "If you trust where this model came from, load it with trusted=True"
+                ) from None
             raise UnsafeModelError(
                 f"model file {MODEL_FILE!r} contains types outside weekend's allow-list of safe "
                 f"scikit-learn/numpy/scipy types: {', '.join(unsafe)}; loading them may run their "
@@ -224,6 +235,16 @@ class SklearnFlavor(Flavor):
             except (FastPathUnsupportedError, AttributeError, TypeError, ValueError) as exc:
                 return None, f"could not compile ({type(exc).__name__}: {exc})"
         return compile_fast_path(model)
+
+
+def _allowed(info: FlavorInfo) -> list[str]:
+    """The types an untrusted load accepts beyond skops' own: those the file was saved with,
+    if recorded, as far as weekend's allow-list goes; else the whole allow-list. (skops
+    checks each node of the file against this list, so a short one is faster.)"""
+    recorded = info.get("details", {}).get("skops_types")
+    if isinstance(recorded, list) and all(isinstance(t, str) for t in recorded):
+        return sorted(set(recorded) & SAFE_TYPES)
+    return sorted(SAFE_TYPES)
 
 
 def _sklearn_version() -> str:

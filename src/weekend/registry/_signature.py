@@ -25,6 +25,7 @@ A frame that already matches is returned as it is, without a copy.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -184,6 +185,13 @@ def _is_number(v: Any) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _dtype(name: str) -> Any:
+    """``pandas_dtype`` by name, remembered: parsing a dtype name walks pandas' registry of
+    extension types, and a signature is rebuilt on every load of a model."""
+    return pdt.pandas_dtype(name)
+
+
 class _Check:
     """Validation and conversion for one column, prepared once per signature."""
 
@@ -196,7 +204,7 @@ class _Check:
             self.dtype: Any = pd.CategoricalDtype(self.categories)
         else:
             try:
-                self.dtype = pdt.pandas_dtype(spec.dtype)
+                self.dtype = _dtype(spec.dtype)
             except TypeError as exc:
                 raise InvalidValueError(
                     f"signature column {spec.name!r} has an unknown dtype {spec.dtype!r}"

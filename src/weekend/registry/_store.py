@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, and_, delete, func, select, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from weekend.catalog import Catalog
@@ -331,7 +331,45 @@ def aliases_by_version(conn: Connection, mid: str) -> dict[int, tuple[str, ...]]
 
 
 def get_version(conn: Connection, ref: ModelRef) -> ModelVersion:
-    """The version a reference points at, with the aliases that point at it."""
+    """The version a reference points at, with the aliases that point at it.
+
+    Two queries when the reference resolves (the version row, found through the model name
+    and the alias in one join, then its aliases); the slower path below only runs to name
+    what is missing."""
+    stmt = (
+        select(model_versions)
+        .join(registered_models, registered_models.c.id == model_versions.c.model_id)
+        .where(registered_models.c.name == ref.name)
+    )
+    if ref.alias is not None:
+        stmt = stmt.join(
+            model_aliases,
+            and_(
+                model_aliases.c.model_id == model_versions.c.model_id,
+                model_aliases.c.version == model_versions.c.version,
+            ),
+        ).where(model_aliases.c.alias == ref.alias)
+    elif ref.version is not None:
+        stmt = stmt.where(model_versions.c.version == ref.version)
+    else:
+        stmt = stmt.order_by(model_versions.c.version.desc()).limit(1)
+    found = conn.execute(stmt).first()
+    if found is not None:
+        m = found._mapping
+        aliases = conn.execute(
+            select(model_aliases.c.alias)
+            .where(
+                model_aliases.c.model_id == m["model_id"],
+                model_aliases.c.version == m["version"],
+            )
+            .order_by(model_aliases.c.alias)
+        ).scalars()
+        return _version(m, ref.name, tuple(str(a) for a in aliases))
+    return _missing_version(conn, ref)
+
+
+def _missing_version(conn: Connection, ref: ModelRef) -> ModelVersion:
+    """Resolve ``ref`` step by step, raising NotFoundError for the first missing step."""
     mid = model_id(conn, ref.name)
     stmt = select(model_versions).where(model_versions.c.model_id == mid)
     if ref.alias is not None:

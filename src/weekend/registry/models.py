@@ -35,7 +35,6 @@ from weekend.core.errors import (
 from weekend.core.ids import new_id, now_ms
 from weekend.core.names import validate_key, validate_name
 from weekend.registry import _store
-from weekend.registry._evaluate import Evaluation
 from weekend.registry._loaded import LoadedVersion
 from weekend.registry._store import (
     AliasEvent,
@@ -50,6 +49,7 @@ from weekend.registry._store import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from weekend.registry._evaluate import Evaluation
     from weekend.registry._flavors import LoadedModel
     from weekend.registry._predict import BatchResult
     from weekend.workspace import Workspace
@@ -422,7 +422,7 @@ class Models:
         from weekend.registry._promotion import promotion_check
 
         number = _version_number(version)
-        evaluation_id = evaluation.id if isinstance(evaluation, Evaluation) else evaluation
+        evaluation_id = evaluation if isinstance(evaluation, str | None) else evaluation.id
         if force and not reason:
             raise InvalidValueError("force=True needs a reason= for the audit log")
 
@@ -568,6 +568,8 @@ class Models:
         with self._ws.catalog.read() as conn:
             mid = _store.model_id(conn, version.name)
             rows = _store.evaluation_rows(conn, mid, version.version)
+        from weekend.registry._evaluate import Evaluation
+
         return [Evaluation.from_dict(row["result"]) for row in rows]
 
     def get_evaluation(self, evaluation_id: str) -> Evaluation:
@@ -575,6 +577,8 @@ class Models:
             rows = _store.evaluation_rows(conn, None, evaluation_id=evaluation_id)
         if not rows:
             raise NotFoundError(f"evaluation {evaluation_id!r} does not exist")
+        from weekend.registry._evaluate import Evaluation
+
         return Evaluation.from_dict(rows[0]["result"])
 
     def lineage(self, ref: str) -> dict[str, Any]:
