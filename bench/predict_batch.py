@@ -18,11 +18,13 @@ processes (the sides interleaved):
   chunk ``to_pandas()`` and ``model.predict(chunk)``. Reading the chunks is timed; nothing
   is written.
 - **weekend**: ``ws.models.predict_batch("hgb@champion", input, output, chunk_rows=...)``
-  with its defaults. The timed call also loads and verifies the model (hashes its files),
-  validates every chunk against the signature, computes labels and class probabilities,
-  and writes a Parquet file (the input columns, ``prediction``, ``proba_0``, ``proba_1``,
-  ``model_version``) that is fsync'ed and renamed into place: it does strictly more.
-  Target: at least 0.8x the lower bound's rows/s.
+  with its defaults, after ``ws.models.load("hgb@champion")`` (timed apart, as the lower
+  bound's unpickling is not timed: the first load in a process imports scikit-learn and
+  skops). The timed call verifies the model again (hashes its files), validates every chunk
+  against the signature, computes labels and class probabilities, and writes a Parquet file
+  (the input columns, ``prediction``, ``proba_0``, ``proba_1``, ``model_version``) that is
+  fsync'ed and renamed into place: it does strictly more. Target: at least 0.8x the lower
+  bound's rows/s. The rate including the first load is printed too.
 - for information, weekend writing predictions only (``keep=[]``, ``probabilities=False``).
 
 The benchmark checks that weekend's output has every row and the same labels as the
@@ -163,14 +165,19 @@ def weekend_batch(spec: dict[str, Any]) -> dict[str, Any]:
     if spec["lean"]:
         options = {"keep": [], "probabilities": False}
     started = time.perf_counter()
+    # The lower bound's model is in memory before its clock starts; so is this one. Loading
+    # (importing scikit-learn and skops, reading and auditing the file) is timed apart.
+    ws.models.load(REF)
+    loaded = time.perf_counter()
     result = ws.models.predict_batch(
         REF, spec["input"], output, chunk_rows=spec["chunk_rows"], overwrite=True, **options
     )
-    seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - loaded
     ws.close()
     written = pq.read_table(output, columns=["prediction"])
     out = {
         "seconds": seconds,
+        "load_s": loaded - started,
         "rows": written.num_rows,
         "positives": int(pc.sum(written.column("prediction")).as_py()),
         "chunks": result.chunks,
@@ -257,6 +264,17 @@ def print_results(
             TARGET,
         )
     ]
+    with_load = _stats.median(
+        [r["rows"] / (r["seconds"] + r["load_s"]) for r in raw["weekend"] if "load_s" in r]
+    )
+    rows.append(
+        _stats.Row(
+            "rows/s: predict_batch, with the first load of the model in the process",
+            fmt(with_load),
+            fmt(lower),
+            _stats.ratio(with_load, lower, higher_is_better=True),
+        )
+    )
     if "weekend-lean" in rates:
         rows.append(
             _stats.Row(
@@ -287,8 +305,8 @@ def print_results(
     )
     print(
         "lower bound: read the feature columns chunk by chunk (pyarrow), to_pandas(), "
-        "model.predict(); nothing written.\nweekend: the same reads, plus loading and "
-        "verifying the model, validating each chunk, probabilities,\nand writing "
+        "model.predict(); nothing written.\nweekend: the same reads, plus verifying the "
+        "model, validating each chunk, probabilities,\nand writing "
         f"{first['output_bytes'] / 1e6:.0f} MB of Parquet ({len(first['columns'])} columns) "
         "atomically. Labels identical to the lower bound's on every run."
     )
