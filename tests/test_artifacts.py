@@ -126,6 +126,28 @@ def test_writing_the_same_content_again_repairs_a_damaged_blob(
     assert list((Path(store.root) / "tmp").iterdir()) == []
 
 
+def test_a_staged_file_is_read_once_and_stored_only_when_committed(
+    store: ArtifactStore, tmp_path: Path
+) -> None:
+    source = tmp_path / "data.bin"
+    source.write_bytes(b"abc" * 50_000)
+    tmp = Path(store.root) / "tmp"
+    with store.staged_file(source) as staged:
+        assert len(list(tmp.iterdir())) == 1  # the copy waits in the store's tmp folder
+        assert not store.exists(staged.sha256)
+    assert list(tmp.iterdir()) == []  # left without commit: nothing stored
+    assert not store.exists(staged.sha256)
+    with store.staged_file(source) as staged:
+        blob = staged.commit()
+    assert blob == store.put_file(source)
+    assert store.read_bytes(blob.sha256) == source.read_bytes()
+    _corrupt(store.local_path(blob.sha256))
+    with store.staged_file(source) as staged:
+        assert staged.commit() == blob  # a damaged copy is replaced
+    assert store.read_bytes(blob.sha256) == source.read_bytes()
+    assert list(tmp.iterdir()) == []
+
+
 def test_get_file_keeps_an_existing_destination_on_mismatch(
     store: ArtifactStore, tmp_path: Path
 ) -> None:

@@ -7,6 +7,7 @@ import math
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -427,3 +428,43 @@ def test_profile_diff_reports_shifts_and_new_categories(
     assert ("type_changed", "i") in by  # pandas turned the ints with nulls into floats
     assert by[("categories_added", "s")].after == ["new"]
     assert profile_diff(profile(con, "a"), profile(con, "a")) == ()
+
+
+# ---------------------------------------------------------------- schema from the profile's passes
+
+
+def _tables(con: duckdb.DuckDBPyConnection, rng: np.random.Generator) -> dict[str, str]:
+    data = frame(rng)
+    data["mid"] = rng.choice([f"v{k}" for k in range(90)], len(data))  # under the 108 cut
+    data["many"] = rng.choice([f"w{k}" for k in range(400)], len(data))  # over it
+    data["few_in_many_rows"] = rng.choice(["p", "q"], len(data))
+    data["inf"] = np.where(rng.random(len(data)) < 0.1, np.inf, rng.normal(size=len(data)))
+    data["none"] = pd.Series([None] * len(data), dtype="object")
+    data["day"] = pd.Timestamp("2020-01-01").date()
+    con.register("frame_view", data)
+    con.execute("CREATE TABLE f AS SELECT * FROM frame_view")
+    con.execute(
+        "CREATE TABLE t AS SELECT 'x'::ENUM('x', 'y') AS e, 1.5::DECIMAL(6, 2) AS dec, "
+        "TIMESTAMPTZ '2020-01-01 05:00:00+02' AS tz, [1, 2] AS l, 7::UTINYINT AS u, "
+        "NULL::VARCHAR AS nothing, 'NaN'::DOUBLE AS nan"  # pandas NaN would arrive as NULL
+    )
+    con.execute("CREATE TABLE empty AS SELECT * FROM f LIMIT 0")
+    return {"f": "SELECT * FROM f", "t": "SELECT * FROM t", "empty": "SELECT * FROM empty"}
+
+
+@pytest.mark.parametrize("max_categories", [50, 3, 0])
+def test_profile_and_schema_equal_profile_and_infer_schema(
+    con: duckdb.DuckDBPyConnection, rng: np.random.Generator, max_categories: int
+) -> None:
+    from weekend.data._profile import profile_and_schema
+
+    keys: dict[str, list[Any]] = {"f": ["id", ("s", "i")], "t": ["e"], "empty": ["id"]}
+    for name, sql in _tables(con, rng).items():
+        both = profile_and_schema(con, sql, keys=keys[name], max_categories=max_categories)
+        alone = infer_schema(con, sql, keys=keys[name], max_categories=max_categories)
+        assert both[1] == alone, name
+        assert both[0].to_dict() == profile(con, sql).to_dict(), name
+    schema = profile_and_schema(con, "SELECT * FROM f", keys=["s"])[1]
+    assert schema.column("mid").categories is None  # 90 values: more than 50
+    assert schema.column("s").categories == ("a", "b", "c", "d")
+    assert not schema.keys[0].unique

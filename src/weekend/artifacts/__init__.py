@@ -21,7 +21,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -36,6 +36,15 @@ class Blob:
 
     sha256: str
     size: int
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A file read into the store but not installed yet (see :meth:`ArtifactStore.staged_file`)."""
+
+    sha256: str
+    size: int
+    commit: Callable[[], Blob]
 
 
 class ArtifactStore:
@@ -107,6 +116,39 @@ class ArtifactStore:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp, final)
             return Blob(sha, size)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    @contextlib.contextmanager
+    def staged_file(self, path: str | Path) -> Iterator[Staged]:
+        """Read ``path`` once: hashed and, in a local store, copied to a temporary name in
+        the store, for the caller to look the hash up before deciding. ``commit()`` installs
+        the blob (as :meth:`put_file` would); leaving the block without it leaves nothing."""
+        if not self.local:
+            yield Staged(sha256_file(path), Path(path).stat().st_size, lambda: self.put_file(path))
+            return
+        tmp = self._base / "tmp" / f"{uuid.uuid4().hex}.part"
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with open(path, "rb") as src, open(tmp, "wb") as dst:
+                while chunk := src.read(CHUNK):
+                    digest.update(chunk)
+                    dst.write(chunk)
+                    size += len(chunk)
+                dst.flush()
+                os.fsync(dst.fileno())
+            sha = digest.hexdigest()
+
+            def commit() -> Blob:
+                if not self._intact(sha):
+                    final = self._base / self._key(sha)
+                    final.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(tmp, final)
+                return Blob(sha, size)
+
+            yield Staged(sha, size, commit)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()

@@ -33,12 +33,17 @@ from weekend.data._schema import (
     TEMPORAL_TYPES,
     TEXT_TYPES,
     Change,
+    Schema,
+    build_schema,
+    check_key,
     column_changes,
     describe,
+    key_sets,
     logical_type_of,
     plain,
     quote,
     run_query,
+    small_text_columns,
     source_sql,
     type_change,
 )
@@ -302,6 +307,60 @@ def profile(
     Two aggregate queries, and a third one over the text columns that have more than
     EXACT_CATEGORY_LIMIT distinct values (to count their approximate top-k exactly).
     """
+    return _profile(con, relation_sql, bins, top_k)[0]
+
+
+def profile_and_schema(
+    con: duckdb.DuckDBPyConnection,
+    relation_sql: str,
+    *,
+    keys: Sequence[str | Sequence[str]] = (),
+    max_categories: int = 50,
+    bins: int = 20,
+    top_k: int = 50,
+) -> tuple[Profile, Schema]:
+    """The profile and the schema of ``relation_sql`` from the profile's passes (what
+    ``infer_schema`` would scan for, counts, NaNs, ranges and small sets of text values, the
+    profile has already counted), plus one query per key set. Equal to ``profile`` and
+    ``infer_schema`` called apart (a test holds them to it), with one scan of the data less.
+    """
+    if max_categories < 0:
+        raise InvalidValueError(f"max_categories must be >= 0, got {max_categories}")
+    found, cols, n_rows, got, maps = _profile(con, relation_sql, bins, top_k)
+    sql = source_sql(relation_sql)
+    described = [(name, physical) for name, physical, _ in cols]
+    stats: list[tuple[Any, ...]] = []
+    approx: dict[int, int] = {}
+    for i, (_, physical, logical) in enumerate(cols):
+        kind, values = kind_of(logical), got[i]
+        if kind == "numeric":  # (non_null, nan, finite count, min, max, ...)
+            stats.append((values[0], values[1], values[3], values[4]))
+        elif kind == "temporal":  # (non_null, min, max, epoch min, epoch max)
+            stats.append((values[0], 0, values[1], values[2]))
+        else:
+            stats.append((values[0], 0, None, None))
+        if logical_type_of(physical) in TEXT_TYPES:
+            approx[i] = int(values[1])
+    small = small_text_columns(described, approx, max_categories)
+    # A small text column's histogram in the second pass holds every value exactly
+    # (EXACT_CATEGORY_LIMIT is far above the threshold); an all-null one has none.
+    distinct = {i: sorted(str(v) for v in (maps[i] or {}) if v is not None) for i in small}
+    keysets = key_sets(keys, [name for name, _ in described])
+    schema = build_schema(
+        described,
+        n_rows,
+        stats,
+        distinct,
+        [check_key(con, sql, keyset) for keyset in keysets],
+        max_categories,
+    )
+    return found, schema
+
+
+def _profile(
+    con: duckdb.DuckDBPyConnection, relation_sql: str, bins: int, top_k: int
+) -> tuple[Profile, Sequence[tuple[str, str, str]], int, Sequence[Sequence[Any]], list[Any]]:
+    """The profile, with the columns and the raw results of the first two passes."""
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
         raise InvalidValueError(f"bins must be an integer >= 2, got {bins!r}")
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
@@ -340,7 +399,7 @@ def profile(
         _column(name, physical, logical, n_rows, got[i], maps[i], second[i][1], top_k)
         for i, (name, physical, logical) in enumerate(cols)
     )
-    return Profile(n_rows, columns, bins, top_k, ALPHA)
+    return Profile(n_rows, columns, bins, top_k, ALPHA), cols, n_rows, got, maps
 
 
 def _number(value: object) -> float | None:

@@ -335,12 +335,11 @@ def infer_schema(
     row = run_query(con, f"SELECT {', '.join(exprs)} FROM ({sql}) AS _wk_src")
     n_rows = int(row[0])
     stats = [row[1 + 4 * i : 5 + 4 * i] for i in range(len(cols))]
-    # exact distinct values for text columns that look small (HLL is within a few percent)
-    small = [
-        i
-        for i, (_, physical) in enumerate(cols)
-        if logical_type_of(physical) in TEXT_TYPES and stats[i][2] <= 2 * max_categories + 8
-    ]
+    # exact distinct values for text columns that look small
+    approx = {
+        i: int(stats[i][2]) for i, (_, p) in enumerate(cols) if logical_type_of(p) in TEXT_TYPES
+    }
+    small = small_text_columns(cols, approx, max_categories)
     distinct: dict[int, list[str]] = {}
     if small:
         lists = ", ".join(f"list(DISTINCT CAST({quote(cols[i][0])} AS VARCHAR))" for i in small)
@@ -349,6 +348,34 @@ def infer_schema(
             i: sorted(v for v in vals or () if v is not None)
             for i, vals in zip(small, values, strict=True)
         }
+    key_schemas = [check_key(con, sql, ks) for ks in keysets]
+    return build_schema(cols, n_rows, stats, distinct, key_schemas, max_categories)
+
+
+def small_text_columns(
+    cols: Sequence[tuple[str, str]], approx_distinct: Mapping[int, int], max_categories: int
+) -> list[int]:
+    """The text columns whose approximate distinct count says their values may be listed
+    (HyperLogLog is within a few percent, hence the margin)."""
+    return [
+        i
+        for i, (_, physical) in enumerate(cols)
+        if logical_type_of(physical) in TEXT_TYPES and approx_distinct[i] <= 2 * max_categories + 8
+    ]
+
+
+def build_schema(
+    cols: Sequence[tuple[str, str]],
+    n_rows: int,
+    stats: Sequence[Sequence[Any]],
+    distinct: Mapping[int, list[str]],
+    key_schemas: Sequence[KeySchema],
+    max_categories: int = 50,
+) -> Schema:
+    """The schema from per-column ``(non_null, nan, min, max)`` (min and max only read for
+    numeric and temporal columns) and the sorted distinct values of the text columns that
+    :func:`small_text_columns` picked. :func:`infer_schema` and the profile's combined pass
+    both end here, so they cannot disagree."""
     columns = []
     for i, (name, physical) in enumerate(cols):
         non_null, nan, lo, hi = stats[i]
@@ -372,10 +399,10 @@ def infer_schema(
                 max=plain(hi) if numeric_range else None,
             )
         )
-    return Schema(tuple(columns), tuple(_check_key(con, sql, ks) for ks in keysets))
+    return Schema(tuple(columns), tuple(key_schemas))
 
 
-def _check_key(con: duckdb.DuckDBPyConnection, sql: str, cols: tuple[str, ...]) -> KeySchema:
+def check_key(con: duckdb.DuckDBPyConnection, sql: str, cols: tuple[str, ...]) -> KeySchema:
     group = ", ".join(quote(c) for c in cols)
     row = run_query(
         con,

@@ -22,7 +22,6 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from weekend.catalog.tables_registry import dataset_versions, datasets
 from weekend.core.errors import InvalidNameError, InvalidValueError, NotFoundError
-from weekend.core.hashing import sha256_file
 from weekend.core.ids import new_id, now_ms
 from weekend.core.names import validate_name
 from weekend.data._expectations import Expectation
@@ -188,8 +187,7 @@ class Datasets:
         ``validate_against`` (a version reference) and ``expectations``: check the data
         first and refuse it, storing nothing, when the check finds an error.
         """
-        from weekend.data._profile import profile
-        from weekend.data._schema import infer_schema
+        from weekend.data._profile import profile_and_schema
 
         validate_name(name, "dataset name")
         run_id = getattr(run, "id", run)
@@ -203,14 +201,17 @@ class Datasets:
                 if reference is not None or expectations:
                     report = self._check(con, parquet, reference, expectations, severities)
                     report.raise_for_errors()  # nothing is stored when the data is refused
-                existing = self._find_by_hash(name, sha256_file(parquet))
-                if existing is not None:
-                    return existing
-                relation = "SELECT * FROM read_parquet('" + str(parquet).replace("'", "''") + "')"
-                schema = infer_schema(con, relation, keys=keys)
-                prof = profile(con, relation)
-                # stored only once schema and profile succeeded: a failure leaves no blob behind
-                blob = self._ws.artifacts.put_file(parquet)
+                # the file is read once: hashed while copied into the store's tmp folder
+                with self._ws.artifacts.staged_file(parquet) as staged:
+                    existing = self._find_by_hash(name, staged.sha256)
+                    if existing is not None:
+                        return existing
+                    quoted = str(parquet).replace("'", "''")
+                    relation = f"SELECT * FROM read_parquet('{quoted}')"
+                    prof, schema = profile_and_schema(con, relation, keys=keys)
+                    # installed only once schema and profile succeeded: a failure leaves no
+                    # blob behind
+                    blob = staged.commit()
         finally:
             shutil.rmtree(work, ignore_errors=True)
         record = {
