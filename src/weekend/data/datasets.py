@@ -151,6 +151,7 @@ def duck(memory_limit: str = "512MB") -> Iterator[duckdb.DuckDBPyConnection]:
 
     spill = tempfile.mkdtemp(prefix="weekend-duckdb-")
     con = duckdb.connect(config={"temp_directory": spill, "memory_limit": memory_limit})
+    con.execute("SET enable_progress_bar = false")  # weekend shows its own, where one waits
     try:
         yield con
     finally:

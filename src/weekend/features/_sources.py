@@ -228,6 +228,7 @@ def offline_session(ws: Workspace) -> Iterator[OfflineSession]:
 
     workdir = Path(tempfile.mkdtemp(prefix="weekend-features-"))
     con = duckdb.connect(config={"temp_directory": str(workdir / "spill")})
+    con.execute("SET enable_progress_bar = false")  # weekend shows its own, where one waits
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute(f"SET file_search_path = {sql_string(str(ws.root))}")
