@@ -97,13 +97,18 @@ class LogSketch:
         if n == 0:
             return None
         rank, seen = math.floor(q * (n - 1)), 0
-        ordered = [(-_center(k), c) for k, c in sorted(self.negative.items(), reverse=True)]
-        ordered.append((0.0, self.zero))
-        ordered += [(_center(k), c) for k, c in sorted(self.positive.items())]
-        for value, count in ordered:
+        # walk the buckets in value order; only the bucket reached is turned into a value
+        for key, count in sorted(self.negative.items(), reverse=True):
             seen += count
             if seen > rank:
-                return min(max(value, low), high)
+                return min(max(-_center(key), low), high)
+        seen += self.zero
+        if seen > rank:
+            return min(max(0.0, low), high)
+        for key, count in sorted(self.positive.items()):
+            seen += count
+            if seen > rank:
+                return min(max(_center(key), low), high)
         return high
 
     def to_dict(self) -> dict[str, Any]:
