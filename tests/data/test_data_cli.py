@@ -16,6 +16,7 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
+from _doc_pages import shown_outputs
 from weekend.cli import app
 
 runner = CliRunner()
@@ -271,20 +272,6 @@ def test_a_long_error_stays_on_one_line(
 
 def fenced(text: str, language: str) -> list[str]:
     return re.findall(rf"^```{language}\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL)
-
-
-def shown_outputs(code: str) -> list[str]:
-    """The outputs a page shows: ``print(...)  # out`` and ``# out`` lines after a print."""
-    found, after_print = [], False
-    for line in code.splitlines():
-        text = line.strip()
-        if after_print and text.startswith("# "):
-            found.append(text[2:])
-            continue
-        after_print = text.startswith("print(")
-        if after_print and "  # " in text:
-            found.append(text.split("  # ", 1)[1])
-    return [" ".join(out.split()) for out in found if "..." not in out]
 
 
 def test_the_examples_of_the_docs_run(

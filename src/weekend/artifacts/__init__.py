@@ -97,28 +97,8 @@ class ArtifactStore:
         """Store a file, streaming: hashed while copied to a temporary name, then renamed."""
         if not self.local:
             return self.put_bytes(Path(path).read_bytes())
-        tmp = self._base / "tmp" / f"{uuid.uuid4().hex}.part"
-        digest = hashlib.sha256()
-        size = 0
-        try:
-            with open(path, "rb") as src, open(tmp, "wb") as dst:
-                while chunk := src.read(CHUNK):
-                    digest.update(chunk)
-                    dst.write(chunk)
-                    size += len(chunk)
-                dst.flush()
-                os.fsync(dst.fileno())
-            sha = digest.hexdigest()
-            final = self._base / self._key(sha)
-            if self._intact(sha):
-                tmp.unlink()
-            else:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(tmp, final)
-            return Blob(sha, size)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        with self.staged_file(path) as staged:
+            return staged.commit()
 
     @contextlib.contextmanager
     def staged_file(self, path: str | Path) -> Iterator[Staged]:
