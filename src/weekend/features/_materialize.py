@@ -132,17 +132,18 @@ def load_window(
         total = int(con.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0])
         if progress is not None:
             progress(view.name, 0, total)
-        done = [0]
+        done = 0
 
         def tables() -> Iterator[pa.Table]:
-            # runs in the store's encoding thread, one batch ahead of its writes
+            # pulled by the store as it writes: one Arrow batch in memory at a time
+            nonlocal done
             for batch in con.sql(f"SELECT * FROM {table}").to_arrow_reader(BATCH_ROWS):
                 if batch.num_rows == 0:
                     continue
                 yield _to_store_batch(batch, view)
-                done[0] += batch.num_rows
+                done += batch.num_rows
                 if progress is not None:
-                    progress(view.name, done[0], total)
+                    progress(view.name, done, total)
 
         result = store.write_stream(
             view.name,

@@ -209,18 +209,18 @@ class OnlineStore(abc.ABC):
         writes the one before (one pass, bounded memory: what materialization uses).
 
         Each table is checked like :meth:`write`; a bad table stops the stream with its error.
-        The newest-record rule holds across tables. Unlike :meth:`write`, a long stream is
-        not one transaction: a store may commit as it goes (SQLite every
-        ``commit_rows`` records), so a stream cut short leaves the records before the cut,
-        and running it again completes it.
+        The newest-record rule holds across tables. A long stream is not one transaction: a
+        store may commit as it goes (SQLite every ``commit_rows`` records), so a stream cut
+        short leaves the records before the cut, and running it again completes it.
         """
         view = validate_name(view, "feature view name")
-        seen = [0]
+        seen = 0
 
         def batches() -> Iterator[RecordBatch]:
+            nonlocal seen
             for table in tables:
                 table = _as_table(table)
-                seen[0] += table.num_rows
+                seen += table.num_rows
                 yield from encode_records(
                     view,
                     table,
@@ -231,7 +231,7 @@ class OnlineStore(abc.ABC):
                 )
 
         written = self._upsert(view, batches())
-        return WriteResult(rows=seen[0], written=written, skipped_older=seen[0] - written)
+        return WriteResult(rows=seen, written=written, skipped_older=seen - written)
 
     def read(
         self,

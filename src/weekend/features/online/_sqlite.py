@@ -84,9 +84,8 @@ class SQLiteOnlineStore(OnlineStore):
     busy_timeout:
         Seconds a writer waits for another writer's transaction before giving up.
     commit_rows:
-        A :meth:`write_stream` commits after about this many records, so that a long
-        materialization does not hold the write lock throughout. A :meth:`write` of one
-        table below this size is one transaction.
+        A write commits after about this many records, so that a long materialization does
+        not hold the write lock throughout; a write of fewer records is one transaction.
     """
 
     def __init__(
