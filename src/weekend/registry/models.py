@@ -422,7 +422,7 @@ class Models:
         from weekend.registry._promotion import promotion_check
 
         number = _version_number(version)
-        evaluation_id = evaluation if isinstance(evaluation, str | None) else evaluation.id
+        evaluation_id: Any = getattr(evaluation, "id", evaluation)  # an Evaluation, or its id
         if force and not reason:
             raise InvalidValueError("force=True needs a reason= for the audit log")
 
