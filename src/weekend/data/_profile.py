@@ -343,7 +343,7 @@ def profile_and_schema(
         if logical_type_of(physical) in TEXT_TYPES:
             approx[i] = int(values[1])
     small = small_text_columns(described, approx, max_categories)
-    # A small text column's histogram in the second pass holds every value exactly
+    # A small text column's histogram in the histogram pass holds every value exactly
     # (EXACT_CATEGORY_LIMIT is far above the threshold); an all-null one has none.
     distinct = {i: sorted(str(v) for v in (maps[i] or {}) if v is not None) for i in small}
     keysets = key_sets(keys, [name for name, _ in described])
