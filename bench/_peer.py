@@ -14,13 +14,14 @@ ignored, and its standard error is shown only when it fails.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -198,3 +199,42 @@ def emit(result: Any) -> None:
     """Called by a worker: hand ``result`` (JSON-serialisable) back to the benchmark."""
     sys.stdout.write(RESULT_PREFIX + json.dumps(result) + "\n")
     sys.stdout.flush()
+
+
+# -- what every benchmark's command line has ------------------------------------------------
+def add_common_options(
+    parser: argparse.ArgumentParser,
+    *,
+    seed: int,
+    reps: int,
+    workers: Iterable[str],
+    keep: str,
+    quick: str = "a small smoke run",
+) -> None:
+    """``--quick``, ``--reps``, ``--seed``, ``--json``, ``--keep``, and the hidden ``--worker
+    NAME --spec JSON`` with which a benchmark file runs as its own worker."""
+    parser.add_argument("--quick", action="store_true", help=quick)
+    parser.add_argument("--reps", type=int, help=f"repetitions (default {reps}, quick 1)")
+    parser.add_argument("--seed", type=int, default=seed)
+    parser.add_argument("--json", type=Path, help="write every figure to this file")
+    parser.add_argument("--keep", action="store_true", help=keep)
+    parser.add_argument("--worker", choices=sorted(workers), help=argparse.SUPPRESS)
+    parser.add_argument("--spec", help=argparse.SUPPRESS)
+
+
+def serve_worker(args: argparse.Namespace, workers: Mapping[str, Callable[[Any], Any]]) -> bool:
+    """When the benchmark was started as a worker, run it and emit its result; True if so."""
+    if not args.worker:
+        return False
+    emit(workers[args.worker](json.loads(args.spec)))
+    return True
+
+
+def write_figures(args: argparse.Namespace, payload: Mapping[str, Any], tag: str) -> None:
+    """With ``--json PATH``: write ``payload`` there, with the options of the run."""
+    if args.json is None:
+        return
+    options = {k: v for k, v in vars(args).items() if k not in ("json", "worker", "spec")}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({**payload, "options": options}, indent=2, default=str))
+    print(f"[{tag}] figures written to {args.json}", file=sys.stderr, flush=True)

@@ -435,14 +435,10 @@ def print_results(found: dict[str, Any], args: argparse.Namespace) -> dict[str, 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="a small smoke run")
-    p.add_argument("--reps", type=int, help="repetitions (default 3, quick 1)")
+    _peer.add_common_options(
+        p, seed=20240604, reps=3, workers=WORKERS, keep="keep the weekend stores in bench/.data"
+    )
     p.add_argument("--rows", type=int, help="rows (default 10000000, quick 1000000)")
-    p.add_argument("--seed", type=int, default=20240604)
-    p.add_argument("--json", type=Path, help="write every figure to this file")
-    p.add_argument("--keep", action="store_true", help="keep the weekend stores in bench/.data")
-    p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
-    p.add_argument("--spec", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.reps = args.reps or (1 if args.quick else 3)
     args.rows = args.rows or (1_000_000 if args.quick else 10_000_000)
@@ -451,23 +447,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    if args.worker:
-        _peer.emit(WORKERS[args.worker](json.loads(args.spec)))
+    if _peer.serve_worker(args, WORKERS):
         return 0
     started = time.perf_counter()
     found = run(args)
     summary = print_results(found, args)
     print(f"\n(total {time.perf_counter() - started:.0f} s)")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
+    _peer.write_figures(
+        args,
+        {
             "benchmark": "datasets register + profile",
-            "options": {k: v for k, v in vars(args).items() if k not in ("json", "worker", "spec")},
             "summary": summary,
             **found,
-        }
-        args.json.write_text(json.dumps(payload, indent=2, default=str))
-        say(f"[datasets] figures written to {args.json}")
+        },
+        "datasets",
+    )
     return 0
 
 

@@ -1088,8 +1088,14 @@ def http_stack() -> str:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="1M x 100k only, 1 rep, short runs")
-    p.add_argument("--reps", type=int, help="repetitions (default 3, quick 1)")
+    _peer.add_common_options(
+        p,
+        seed=20240601,
+        reps=3,
+        workers=[*WORKERS, "weekend-serve"],
+        keep="keep the result files in bench/.data",
+        quick="1M x 100k only, 1 rep, short runs",
+    )
     p.add_argument("--skip-feast", action="store_true", help="weekend and the lower bound only")
     p.add_argument("--no-redis", action="store_true", help="skip weekend on Redis")
     p.add_argument("--no-http", action="store_true", help="skip the HTTP measurements")
@@ -1103,11 +1109,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--http-requests", type=int, help="sequential requests (default 3000)")
     p.add_argument("--http-seconds", type=int, help="seconds per wrk run (default 5, quick 3)")
     p.add_argument("--anchor", help="the data's last day, YYYY-MM-DD (default: today, UTC)")
-    p.add_argument("--seed", type=int, default=20240601)
-    p.add_argument("--json", type=Path, help="write every figure to this file")
-    p.add_argument("--keep", action="store_true", help="keep the result files in bench/.data")
-    p.add_argument("--worker", choices=[*WORKERS, "weekend-serve"], help=argparse.SUPPRESS)
-    p.add_argument("--spec", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.reps = args.reps or (1 if args.quick else 3)
     args.online_calls = args.online_calls or (500 if args.quick else 2000)
@@ -1128,8 +1129,7 @@ def main(argv: list[str]) -> int:
     if args.worker == "weekend-serve":
         weekend_serve(json.loads(args.spec))
         return 0
-    if args.worker:
-        _peer.emit(WORKERS[args.worker](json.loads(args.spec)))
+    if _peer.serve_worker(args, WORKERS):
         return 0
     started = time.perf_counter()
     venvs = {"project": _peer.project_venv()}
@@ -1173,21 +1173,20 @@ def main(argv: list[str]) -> int:
     if http is not None:
         summary["http"] = print_http(http, args)
     print(f"\n(total {time.perf_counter() - started:.0f} s)")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
+    _peer.write_figures(
+        args,
+        {
             "benchmark": "W4 feature store",
             "weekend_version": weekend_version,
             "feast_version": feast_version,
-            "options": {k: v for k, v in vars(args).items() if k not in ("json", "worker", "spec")},
             "data": data,
             "summary": summary,
             "training": training,
             "online": {k: v for k, v in online.items() if k != "ids"},
             "http": http,
-        }
-        args.json.write_text(json.dumps(payload, indent=2, default=str))
-        say(f"[w4] figures written to {args.json}")
+        },
+        "w4",
+    )
     return 0
 
 

@@ -315,16 +315,12 @@ def print_results(
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="a small smoke run")
-    p.add_argument("--reps", type=int, help="repetitions (default 5, quick 1)")
+    _peer.add_common_options(
+        p, seed=20240603, reps=5, workers=WORKERS, keep="keep the weekend store in bench/.data"
+    )
     p.add_argument("--rows", type=int, help="input rows (default 1000000, quick 200000)")
     p.add_argument("--chunk-rows", type=int, default=100_000)
     p.add_argument("--no-lean", action="store_true", help="skip the predictions-only run")
-    p.add_argument("--seed", type=int, default=20240603)
-    p.add_argument("--json", type=Path, help="write every figure to this file")
-    p.add_argument("--keep", action="store_true", help="keep the weekend store in bench/.data")
-    p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
-    p.add_argument("--spec", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.reps = args.reps or (1 if args.quick else 5)
     args.rows = args.rows or (200_000 if args.quick else 1_000_000)
@@ -333,24 +329,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    if args.worker:
-        _peer.emit(WORKERS[args.worker](json.loads(args.spec)))
+    if _peer.serve_worker(args, WORKERS):
         return 0
     started = time.perf_counter()
     info, raw = run(args)
     summary = print_results(info, raw, args)
     print(f"\n(total {time.perf_counter() - started:.0f} s)")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
+    _peer.write_figures(
+        args,
+        {
             "benchmark": "batch prediction",
-            "options": {k: v for k, v in vars(args).items() if k not in ("json", "worker", "spec")},
             "setup": info,
             "summary": summary,
             "raw": raw,
-        }
-        args.json.write_text(json.dumps(payload, indent=2, default=str))
-        say(f"[predict] figures written to {args.json}")
+        },
+        "predict",
+    )
     return 0
 
 

@@ -399,8 +399,9 @@ def _weekend_version() -> str:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="a small smoke run")
-    p.add_argument("--reps", type=int, help="repetitions (default 3, quick 1)")
+    _peer.add_common_options(
+        p, seed=20240602, reps=3, workers=WORKERS, keep="keep the stores in bench/.data"
+    )
     p.add_argument("--rows", type=int, help="training rows (default 200000, quick 50000)")
     p.add_argument("--versions", type=int, help="versions to register (default 50, quick 10)")
     p.add_argument("--loads", type=int, default=10, help="timed loads after the first")
@@ -424,11 +425,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "frame, which weekend profiles as the model's reference)",
     )
     p.add_argument("--no-mlflow", action="store_true", help="weekend alone (no peer venv)")
-    p.add_argument("--seed", type=int, default=20240602)
-    p.add_argument("--json", type=Path, help="write every figure to this file")
-    p.add_argument("--keep", action="store_true", help="keep the stores in bench/.data")
-    p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
-    p.add_argument("--spec", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.reps = args.reps or (1 if args.quick else 3)
     args.rows = args.rows or (50_000 if args.quick else 200_000)
@@ -441,8 +437,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    if args.worker:
-        _peer.emit(WORKERS[args.worker](json.loads(args.spec)))
+    if _peer.serve_worker(args, WORKERS):
         return 0
     if args.project_venv:
         venvs = {"weekend": _peer.project_venv()}
@@ -463,17 +458,16 @@ def main(argv: list[str]) -> int:
     summary = summarise(raw)
     print_w2(summary, args, mlflow_version)
     print(f"\n(total {time.perf_counter() - started:.0f} s)")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
+    _peer.write_figures(
+        args,
+        {
             "benchmark": "W2 registry",
             "mlflow_version": mlflow_version,
-            "options": {k: v for k, v in vars(args).items() if k not in ("json", "worker", "spec")},
             "summary": summary,
             "raw": raw,
-        }
-        args.json.write_text(json.dumps(payload, indent=2, default=str))
-        say(f"[w2] figures written to {args.json}")
+        },
+        "w2",
+    )
     return 0
 
 

@@ -521,8 +521,9 @@ def print_scale(result: dict[str, Any], args: argparse.Namespace) -> None:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="a small smoke run")
-    p.add_argument("--reps", type=int, help="repetitions (default 3, quick 1)")
+    _peer.add_common_options(
+        p, seed=20240601, reps=3, workers=WORKERS, keep="keep the stores in bench/.data"
+    )
     p.add_argument("--runs", type=int, help="runs per phase (default 200, quick 40)")
     p.add_argument("--mlflow-runs", type=int, help="MLflow per-call runs (default runs/10)")
     p.add_argument("--search-repeat", type=int, default=20)
@@ -537,11 +538,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "public API (start + log_batch + end per run; far too slow for 100k runs today)",
     )
     p.add_argument("--scale-steps", type=int, default=1, help="steps per metric in scale runs")
-    p.add_argument("--seed", type=int, default=20240601)
-    p.add_argument("--json", type=Path, help="write every figure to this file")
-    p.add_argument("--keep", action="store_true", help="keep the stores in bench/.data")
-    p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
-    p.add_argument("--spec", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.reps = args.reps or (1 if args.quick else 3)
     args.runs = args.runs or (40 if args.quick else 200)
@@ -555,8 +551,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    if args.worker:
-        _peer.emit(WORKERS[args.worker](json.loads(args.spec)))
+    if _peer.serve_worker(args, WORKERS):
         return 0
     root = _peer.DATA_DIR / "tracking"
     venvs = {"weekend": _peer.project_venv()}
@@ -573,18 +568,17 @@ def main(argv: list[str]) -> int:
         scale = run_scale(args, venvs["weekend"], root)
         print_scale(scale, args)
     print(f"\n(total {time.perf_counter() - started:.0f} s)")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
+    _peer.write_figures(
+        args,
+        {
             "benchmark": "W1 tracking",
             "mlflow_version": mlflow_version,
-            "options": {k: v for k, v in vars(args).items() if k not in ("json", "worker", "spec")},
             "summary": summary,
             "raw": raw,
             "scale": scale,
-        }
-        args.json.write_text(json.dumps(payload, indent=2, default=str))
-        say(f"[w1] figures written to {args.json}")
+        },
+        "w1",
+    )
     return 0
 
 
