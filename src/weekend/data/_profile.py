@@ -36,6 +36,7 @@ from weekend.data._schema import (
     Change,
     Schema,
     build_schema,
+    category_changes,
     check_key,
     column_changes,
     describe,
@@ -551,26 +552,7 @@ def _stats_changes(name: str, old: ColumnProfile, new: ColumnProfile, limit: flo
         was_top, now_top = old.categorical.frequencies, new.categorical.frequencies
         added = sorted(set(now_top) - set(was_top)) if old.categorical.complete else []
         removed = sorted(set(was_top) - set(now_top)) if new.categorical.complete else []
-        if added:
-            out.append(
-                Change(
-                    "categories_added",
-                    name,
-                    None,
-                    added,
-                    f"column {name!r} has new categories {added[:10]}",
-                )
-            )
-        if removed:
-            out.append(
-                Change(
-                    "categories_removed",
-                    name,
-                    removed,
-                    None,
-                    f"column {name!r} lost categories {removed[:10]}",
-                )
-            )
+        out += category_changes(name, added, removed)
     if before != after:
         out.append(
             Change(

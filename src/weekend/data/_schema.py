@@ -455,6 +455,19 @@ def type_change(name: str, before: str, after: str) -> list[Change]:
     return [Change("type_changed", name, before, after, message)]
 
 
+def category_changes(name: str, added: Sequence[str], removed: Sequence[str]) -> list[Change]:
+    """``categories_added`` / ``categories_removed`` changes for column ``name`` (the first
+    ten named in the message), or none."""
+    changes = []
+    if added:
+        message = f"column {name!r} has new categories {list(added)[:10]}"
+        changes.append(Change("categories_added", name, None, list(added), message))
+    if removed:
+        message = f"column {name!r} lost categories {list(removed)[:10]}"
+        changes.append(Change("categories_removed", name, list(removed), None, message))
+    return changes
+
+
 def schema_diff(a: Schema, b: Schema) -> tuple[Change, ...]:
     """What changed from schema ``a`` to schema ``b``, column by column in ``b``'s order."""
     changes = column_changes(a.names, b.names)
@@ -477,26 +490,7 @@ def schema_diff(a: Schema, b: Schema) -> tuple[Change, ...]:
         if old.categories is not None and new.categories is not None:
             added = sorted(set(new.categories) - set(old.categories))
             removed = sorted(set(old.categories) - set(new.categories))
-            if added:
-                changes.append(
-                    Change(
-                        "categories_added",
-                        name,
-                        None,
-                        added,
-                        f"column {name!r} has new categories {added[:10]}",
-                    )
-                )
-            if removed:
-                changes.append(
-                    Change(
-                        "categories_removed",
-                        name,
-                        removed,
-                        None,
-                        f"column {name!r} lost categories {removed[:10]}",
-                    )
-                )
+            changes += category_changes(name, added, removed)
         if (old.min, old.max) != (new.min, new.max) and old.logical_type == new.logical_type:
             changes.append(
                 Change(
