@@ -307,11 +307,13 @@ def test_wk_init_and_open_find_the_same_project(
         assert ws.root == (tmp_path / "proj").resolve()
 
 
-def test_wk_open_without_a_project_uses_embedded_defaults(tmp_path: Path) -> None:
+def test_wk_open_without_a_project_says_where_it_looked_and_creates_nothing(
+    tmp_path: Path,
+) -> None:
     if any((p / CONFIG_FILE).is_file() or (p / STATE_DIR).is_dir() for p in tmp_path.parents):
         pytest.skip("the temporary folder lies inside a weekend project")
     folder = tmp_path / "scratch"
-    with wk.open(folder) as ws:
-        assert ws.root == folder.resolve()
-        assert (folder / STATE_DIR / "catalog.db").is_file()
-        assert not (folder / CONFIG_FILE).exists()
+    folder.mkdir()
+    with pytest.raises(wk.NotFoundError, match=r"no weekend project found at or above .*scratch"):
+        wk.open(folder)
+    assert list(folder.iterdir()) == []

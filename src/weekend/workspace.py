@@ -1,7 +1,11 @@
 """The workspace: one project's settings, catalog and artifact store, and its services.
 
 ``wk.open(path)`` finds ``weekend.toml`` (or a ``.weekend/`` folder) upward from ``path``
-like git does; with neither, it uses embedded defaults in ``<path>/.weekend/``.
+like git does, and refuses a folder that holds no project; ``wk.init(path)`` creates one.
+
+The workspace is the composition root: it builds each domain service from the storage it
+needs (catalog, artifact store, settings) and the lower services it depends on, so that no
+domain reaches another through an untyped locator. Opening a project writes nothing.
 """
 
 from __future__ import annotations
@@ -9,22 +13,28 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING
 
 from weekend.artifacts import ArtifactStore
 from weekend.catalog import Catalog
+from weekend.core.errors import NotFoundError
 from weekend.core.settings import Settings, find_root, init_project, load_settings
+
+if TYPE_CHECKING:  # the services load when first used: ``import weekend`` stays fast
+    from weekend.data.datasets import Datasets
+    from weekend.features.store import FeatureStore
+    from weekend.registry.models import Models
+    from weekend.tracking.experiments import Experiments
+    from weekend.tracking.runs import Runs
 
 
 class Workspace:
-    """Everything of one project. Services hang off it: ``ws.runs``, ``ws.experiments`` ..."""
+    """Everything of one project. Services hang off it: ``ws.runs``, ``ws.models`` ..."""
 
-    def __init__(self, settings: Settings, *, gc: bool = True) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.catalog = Catalog(settings.catalog_url)
         self.artifacts = ArtifactStore(settings.artifact_root)
-        if gc:
-            self.runs.gc()
 
     def __repr__(self) -> str:
         return f"Workspace(root={str(self.settings.root)!r})"
@@ -34,34 +44,41 @@ class Workspace:
         return self.settings.root
 
     @cached_property
-    def runs(self) -> Any:
+    def runs(self) -> Runs:
+        """Runs: start, log, read, search, delete (``docs/tracking.md``)."""
         from weekend.tracking.runs import Runs
 
-        return Runs(self)
+        return Runs(self.catalog, self.artifacts, self.settings, models=lambda: self.models)
 
     @cached_property
-    def experiments(self) -> Any:
+    def experiments(self) -> Experiments:
+        """Experiments: named groups of runs."""
         from weekend.tracking.experiments import Experiments
 
-        return Experiments(self)
+        return Experiments(self.catalog)
 
     @cached_property
-    def datasets(self) -> Any:
+    def datasets(self) -> Datasets:
+        """Datasets: versions, schemas, profiles, validation (``docs/datasets.md``)."""
         from weekend.data.datasets import Datasets
 
-        return Datasets(self)
+        return Datasets(self.catalog, self.artifacts, self.settings)
 
     @cached_property
-    def models(self) -> Any:
+    def models(self) -> Models:
+        """The model registry: versions, aliases, gates, loading (``docs/registry.md``)."""
         from weekend.registry.models import Models
 
-        return Models(self)
+        return Models(
+            self.catalog, self.artifacts, self.settings, datasets=self.datasets, runs=self.runs
+        )
 
     @cached_property
-    def features(self) -> Any:
+    def features(self) -> FeatureStore:
+        """The feature store: views, training sets, online reads (``docs/features.md``)."""
         from weekend.features.store import FeatureStore
 
-        return FeatureStore(self)
+        return FeatureStore(self.catalog, self.settings, datasets=self.datasets)
 
     def close(self) -> None:
         """Flush pending writes and release connections."""
@@ -83,16 +100,18 @@ class Workspace:
         self.close()
 
 
-def open_workspace(path: str | Path | None = None, *, gc: bool = True) -> Workspace:
-    """Open the project at or above ``path`` (default: the current folder)."""
+def open_workspace(path: str | Path | None = None) -> Workspace:
+    """Open the project at or above ``path`` (default: the current folder); never creates one."""
     start = Path(path) if path is not None else Path.cwd()
     root = find_root(start)
     if root is None:
-        root = start.resolve()
-        (root / ".weekend").mkdir(parents=True, exist_ok=True)
-    return Workspace(load_settings(root), gc=gc)
+        raise NotFoundError(
+            f"no weekend project found at or above {str(start.resolve())!r} (looked for "
+            "weekend.toml or a .weekend folder); create one with `weekend init` or wk.init(path)"
+        )
+    return Workspace(load_settings(root))
 
 
 def init_workspace(path: str | Path = ".") -> Workspace:
-    """Create ``weekend.toml`` and ``.weekend/`` in ``path`` and open the project."""
+    """Create ``weekend.toml`` and ``.weekend/`` in ``path`` (if missing) and open the project."""
     return Workspace(load_settings(init_project(path)))

@@ -340,7 +340,7 @@ from weekend.core.settings import load_settings
 from weekend.workspace import Workspace
 
 root, actor, targets, ready, go = sys.argv[1:6]
-ws = Workspace(load_settings(root), gc=False)
+ws = Workspace(load_settings(root))
 ws.models.alias_history("delay")  # warm up: imports and the first connection
 Path(ready).write_text("ready")
 while not Path(go).exists():

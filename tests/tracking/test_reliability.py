@@ -76,7 +76,7 @@ def root(tmp_path: Path) -> Path:
 
 
 def _workspace(root: Path, **env: str) -> Workspace:
-    return Workspace(load_settings(root, env=env), gc=False)
+    return Workspace(load_settings(root, env=env))
 
 
 def _integrity_ok(root: Path) -> None:

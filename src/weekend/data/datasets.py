@@ -34,8 +34,10 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from weekend.artifacts import ArtifactStore
+    from weekend.catalog import Catalog
+    from weekend.core.settings import Settings
     from weekend.data._validate import ValidationReport
-    from weekend.workspace import Workspace
 
 
 def parse_ref(ref: str, kind: str = "dataset") -> tuple[str, int | None]:
@@ -76,7 +78,7 @@ class DatasetVersion:
     run_id: str | None
     description: str | None
     created_at: int
-    _ws: Workspace = field(repr=False, compare=False)
+    _artifacts: ArtifactStore = field(repr=False, compare=False)
 
     @property
     def ref(self) -> str:
@@ -88,7 +90,7 @@ class DatasetVersion:
 
     def path(self) -> Path:
         """A local Parquet file with the data, verified against its hash."""
-        return self._ws.artifacts.verified_path(self.content_hash)
+        return self._artifacts.verified_path(self.content_hash)
 
     def sql(self) -> str:
         """A DuckDB FROM-expression reading this version."""
@@ -162,9 +164,10 @@ def duck(memory_limit: str = "512MB") -> Iterator[duckdb.DuckDBPyConnection]:
 class Datasets:
     """``ws.datasets``: register, read, validate, profile and compare dataset versions."""
 
-    def __init__(self, ws: Workspace) -> None:
-        self._ws = ws
-        self._memory_limit = str(ws.settings.get("data", "duckdb_memory_limit"))
+    def __init__(self, catalog: Catalog, artifacts: ArtifactStore, settings: Settings) -> None:
+        self._catalog = catalog
+        self._artifacts = artifacts
+        self._memory_limit = str(settings.get("data", "duckdb_memory_limit"))
 
     # -- writing ----------------------------------------------------------------------------
     def register(
@@ -203,7 +206,7 @@ class Datasets:
                     report = self._check(con, parquet, reference, expectations, severities)
                     report.raise_for_errors()  # nothing is stored when the data is refused
                 # the file is read once: hashed while copied into the store's tmp folder
-                with self._ws.artifacts.staged_file(parquet) as staged:
+                with self._artifacts.staged_file(parquet) as staged:
                     existing = self._find_by_hash(name, staged.sha256)
                     if existing is not None:
                         return existing
@@ -231,7 +234,7 @@ class Datasets:
         return self._insert_version(name, record)
 
     def _insert_version(self, name: str, record: dict[str, Any]) -> DatasetVersion:
-        catalog = self._ws.catalog
+        catalog = self._catalog
         for _ in range(5):
             try:
                 with catalog.begin() as conn:
@@ -294,11 +297,11 @@ class Datasets:
             run_id=m["run_id"],
             description=m["description"],
             created_at=int(m["created_at"]),
-            _ws=self._ws,
+            _artifacts=self._artifacts,
         )
 
     def _find_by_hash(self, name: str, content_hash: str) -> DatasetVersion | None:
-        with self._ws.catalog.read() as conn:
+        with self._catalog.read() as conn:
             row = conn.execute(
                 self._select().where(
                     datasets.c.name == name, dataset_versions.c.content_hash == content_hash
@@ -314,7 +317,7 @@ class Datasets:
             stmt = stmt.order_by(dataset_versions.c.version.desc()).limit(1)
         else:
             stmt = stmt.where(dataset_versions.c.version == version)
-        with self._ws.catalog.read() as conn:
+        with self._catalog.read() as conn:
             row = conn.execute(stmt).first()
         if row is None:
             what = f"dataset {name!r}" if version is None else f"dataset version {ref!r}"
@@ -323,7 +326,7 @@ class Datasets:
 
     def versions(self, name: str) -> list[DatasetVersion]:
         validate_name(name, "dataset name")
-        with self._ws.catalog.read() as conn:
+        with self._catalog.read() as conn:
             rows = conn.execute(
                 self._select().where(datasets.c.name == name).order_by(dataset_versions.c.version)
             ).all()
@@ -344,7 +347,7 @@ class Datasets:
             .group_by(datasets.c.name)
             .order_by(datasets.c.name)
         )
-        with self._ws.catalog.read() as conn:
+        with self._catalog.read() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
 
     def load(self, ref: str, columns: Sequence[str] | None = None) -> pd.DataFrame:

@@ -40,7 +40,8 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-    from weekend.workspace import Workspace
+    from weekend.core.settings import Settings
+    from weekend.data.datasets import Datasets
 
 _INT_TYPES = frozenset(
     {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
@@ -82,8 +83,8 @@ def key_dtype(duckdb_type: str) -> str | None:
     return None
 
 
-def push_dir(ws: Workspace, view: str) -> Path:
-    return ws.settings.state_dir / "features" / "push" / view
+def push_dir(settings: Settings, view: str) -> Path:
+    return settings.state_dir / "features" / "push" / view
 
 
 def _family(duckdb_type: str) -> str:
@@ -98,8 +99,15 @@ def _family(duckdb_type: str) -> str:
 class OfflineSession:
     """Views' sources as DuckDB FROM-items, for the duration of one operation."""
 
-    def __init__(self, ws: Workspace, con: duckdb.DuckDBPyConnection, workdir: Path) -> None:
-        self.ws = ws
+    def __init__(
+        self,
+        settings: Settings,
+        datasets: Datasets,
+        con: duckdb.DuckDBPyConnection,
+        workdir: Path,
+    ) -> None:
+        self.settings = settings
+        self._datasets = datasets
         self.con = con
         self._workdir = workdir
         self._raw: dict[str, str] = {}
@@ -120,7 +128,7 @@ class OfflineSession:
     def _make_raw(self, view: FeatureView) -> str:
         source = view.source
         if isinstance(source, FileSource):
-            path = source.resolve(self.ws.root)
+            path = source.resolve(self.settings.root)
             if not path.exists():
                 raise DataValidationError(
                     f"view {view.name!r}: source path {str(path)!r} does not exist"
@@ -130,7 +138,7 @@ class OfflineSession:
             except UserInputError as exc:
                 raise DataValidationError(f"view {view.name!r}: {exc}") from exc
         if isinstance(source, DatasetSource):
-            version = self.ws.datasets.get(source.ref)
+            version = self._datasets.get(source.ref)
             self.datasets[view.name] = version.ref
             return str(version.sql())
         assert isinstance(source, Query)
@@ -163,7 +171,7 @@ class OfflineSession:
     def from_sql(self, view: FeatureView) -> str:
         """The source with the push log appended, as a FROM-item."""
         raw = self.raw_source(view)
-        folder = push_dir(self.ws, view.name)
+        folder = push_dir(self.settings, view.name)
         if not folder.is_dir() or not any(folder.glob("*.parquet")):
             return raw
         types = self.source_types(view)
@@ -222,7 +230,7 @@ def _with_key_types(entity: Entity, key_types: dict[str, str]) -> Entity:
 
 
 @contextlib.contextmanager
-def offline_session(ws: Workspace) -> Iterator[OfflineSession]:
+def offline_session(settings: Settings, datasets: Datasets) -> Iterator[OfflineSession]:
     """A private DuckDB connection (UTC, spilling to a temporary folder) and its sources."""
     import duckdb
 
@@ -231,18 +239,18 @@ def offline_session(ws: Workspace) -> Iterator[OfflineSession]:
     con.execute("SET enable_progress_bar = false")  # weekend shows its own, where one waits
     try:
         con.execute("SET TimeZone = 'UTC'")
-        con.execute(f"SET file_search_path = {sql_string(str(ws.root))}")
-        yield OfflineSession(ws, con, workdir)
+        con.execute(f"SET file_search_path = {sql_string(str(settings.root))}")
+        yield OfflineSession(settings, datasets, con, workdir)
     finally:
         con.close()
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def append_push_log(ws: Workspace, view: str, table: pa.Table) -> Path:
+def append_push_log(settings: Settings, view: str, table: pa.Table) -> Path:
     """Write ``table`` as a new Parquet file of the view's push log, atomically."""
     import pyarrow.parquet as pq
 
-    folder = push_dir(ws, view)
+    folder = push_dir(settings, view)
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
     tmp = folder / f".{name}.tmp"

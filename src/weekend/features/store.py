@@ -49,7 +49,9 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from weekend.workspace import Workspace
+    from weekend.catalog import Catalog
+    from weekend.core.settings import Settings
+    from weekend.data.datasets import Datasets
 
 View = FeatureView | OnDemandFeatureView
 Progress = Callable[[str, int, int], None]
@@ -98,9 +100,11 @@ class FeatureStore:
 
     refresh_seconds: float = 1.0
 
-    def __init__(self, ws: Workspace) -> None:
-        self._ws = ws
-        self._registry = Registry(ws.catalog)
+    def __init__(self, catalog: Catalog, settings: Settings, *, datasets: Datasets) -> None:
+        self._catalog = catalog
+        self._settings = settings
+        self._datasets = datasets
+        self._registry = Registry(catalog)
         self._store: OnlineStore | None = None
         self._lock = threading.Lock()
         self._functions: dict[str, OnDemandFeatureView] = {}
@@ -110,7 +114,7 @@ class FeatureStore:
         self._checked = float("-inf")
 
     def __repr__(self) -> str:
-        return f"FeatureStore(root={str(self._ws.root)!r})"
+        return f"FeatureStore(root={str(self._settings.root)!r})"
 
     # -- the online store -------------------------------------------------------------------
     @property
@@ -120,7 +124,7 @@ class FeatureStore:
         if store is None:
             with self._lock:
                 if self._store is None:
-                    settings = self._ws.settings
+                    settings = self._settings
                     prefix = str(settings.get("online_store", "key_prefix"))
                     self._store = open_online_store(settings.online_store_url, key_prefix=prefix)
                 store = self._store
@@ -129,7 +133,7 @@ class FeatureStore:
     @property
     def store_id(self) -> str:
         """Identifies the online store in materialization records (no credentials)."""
-        settings = self._ws.settings
+        settings = self._settings
         prefix = settings.get("online_store", "key_prefix")
         return f"{_safe_url(settings.online_store_url)}#{prefix}"
 
@@ -145,7 +149,7 @@ class FeatureStore:
         batch = self._registry.resolve(objects, prune=prune)
         if not validate or not any(isinstance(obj, FeatureView) for obj in batch):
             return batch
-        with offline_session(self._ws) as session:
+        with offline_session(self._settings, self._datasets) as session:
             return [session.check(obj) if isinstance(obj, FeatureView) else obj for obj in batch]
 
     def plan(
@@ -324,7 +328,7 @@ class FeatureStore:
             raise InvalidValueError(f"output must be 'pandas' or 'arrow', got {output!r}")
         selection = self.select(features, full_feature_names=full_feature_names)
         entity = entity_table(entity_df)
-        with offline_session(self._ws) as session:
+        with offline_session(self._settings, self._datasets) as session:
             table = build_training_set(
                 session, selection, entity, timestamp_column=timestamp_column, strict=bool(strict)
             )
@@ -342,7 +346,7 @@ class FeatureStore:
                 "strict": bool(strict),
                 "source_datasets": datasets,
             }
-            version = self._ws.datasets.register(
+            version = self._datasets.register(
                 register_as, table, lineage=lineage, description=description
             )
             ref = version.ref
@@ -374,7 +378,7 @@ class FeatureStore:
         end: int,
         progress: Progress | None,
     ) -> MaterializeResult:
-        catalog, store_id = self._ws.catalog, self.store_id
+        catalog, store_id = self._catalog, self.store_id
         cleared = False
         if start is None:
             last = last_run(catalog, view.name, store_id)
@@ -412,7 +416,7 @@ class FeatureStore:
         if start_ns is not None and start_ns >= end_ns:
             raise InvalidValueError(f"start must be before end, got start={start} and end={end}")
         targets = self._targets(views)
-        with offline_session(self._ws) as session:
+        with offline_session(self._settings, self._datasets) as session:
             return [self._load(session, v, n, start_ns, end_ns, progress) for v, n in targets]
 
     def materialize_incremental(
@@ -424,9 +428,9 @@ class FeatureStore:
         :meth:`materialize` with a ``start``."""
         end_ns = time.time_ns() if end is None else to_ns(end, "end")
         results = []
-        with offline_session(self._ws) as session:
+        with offline_session(self._settings, self._datasets) as session:
             for view, version in self._targets(views):
-                start = watermark(self._ws.catalog, view.name, version, self.store_id)
+                start = watermark(self._catalog, view.name, version, self.store_id)
                 if start is not None and start >= end_ns:
                     continue
                 results.append(self._load(session, view, version, start, end_ns, progress))
@@ -434,7 +438,7 @@ class FeatureStore:
 
     def materializations(self, view: str | None = None) -> builtins.list[dict[str, Any]]:
         """Every recorded materialization run (of ``view``), oldest first."""
-        return history(self._ws.catalog, view)
+        return history(self._catalog, view)
 
     # -- online -----------------------------------------------------------------------------
     def online(
@@ -468,7 +472,7 @@ class FeatureStore:
         log, online = prepare_push(found, data)
         if log.num_rows == 0:
             return WriteResult(rows=0, written=0, skipped_older=0)
-        append_push_log(self._ws, found.name, log)
+        append_push_log(self._settings, found.name, log)
         return write_pushed(self.online_store, found, online)
 
     def skew(
@@ -491,11 +495,11 @@ class FeatureStore:
         if at is not None:
             at_ns = to_ns(at, "at")
         else:
-            mark = watermark(self._ws.catalog, found.name, version, self.store_id)
-            folder = push_dir(self._ws, found.name)
+            mark = watermark(self._catalog, found.name, version, self.store_id)
+            folder = push_dir(self._settings, found.name)
             pushed = folder.is_dir() and any(folder.glob("*.parquet"))
             at_ns = mark - 1 if mark is not None and not pushed else time.time_ns()
-        with offline_session(self._ws) as session:
+        with offline_session(self._settings, self._datasets) as session:
             return check_skew(
                 session,
                 self.online_store,

@@ -22,26 +22,27 @@ from weekend.core.errors import InvalidValueError, NotFoundError
 from weekend.core.names import validate_name
 
 if TYPE_CHECKING:
+    from weekend.data.datasets import Datasets
     from weekend.registry._store import ModelVersion
-    from weekend.workspace import Workspace
+    from weekend.tracking.runs import Runs
 
 TRAINING = "training"
 
 
-def _dataset_version(ws: Workspace, item: Any, role: str) -> Any:
+def _dataset_version(store: Datasets, item: Any, role: str) -> Any:
     from weekend.data.datasets import DatasetVersion
 
     if isinstance(item, DatasetVersion):
         return item
     if isinstance(item, str):
-        return ws.datasets.get(item)
+        return store.get(item)
     raise InvalidValueError(
         f"datasets[{role!r}] must be a DatasetVersion or a dataset reference such as "
         f"'flights/3', got {type(item).__name__}"
     )
 
 
-def resolve_datasets(ws: Workspace, datasets: Any) -> list[tuple[str, Any]]:
+def resolve_datasets(store: Datasets, datasets: Any) -> list[tuple[str, Any]]:
     """``(role, DatasetVersion)`` pairs from one dataset, a list (all training), or a mapping
     of role to one dataset or a list of them."""
     if datasets is None:
@@ -51,11 +52,11 @@ def resolve_datasets(ws: Workspace, datasets: Any) -> list[tuple[str, Any]]:
         for role, items in datasets.items():
             validate_name(role, "dataset role")
             many = items if isinstance(items, list | tuple) else [items]
-            pairs += [(role, _dataset_version(ws, item, role)) for item in many]
+            pairs += [(role, _dataset_version(store, item, role)) for item in many]
         return pairs
     if isinstance(datasets, list | tuple):
-        return [(TRAINING, _dataset_version(ws, item, TRAINING)) for item in datasets]
-    return [(TRAINING, _dataset_version(ws, datasets, TRAINING))]
+        return [(TRAINING, _dataset_version(store, item, TRAINING)) for item in datasets]
+    return [(TRAINING, _dataset_version(store, datasets, TRAINING))]
 
 
 def resolve_features(features: Mapping[str, Any] | None) -> list[dict[str, Any]]:
@@ -77,14 +78,14 @@ def resolve_features(features: Mapping[str, Any] | None) -> list[dict[str, Any]]
     return out
 
 
-def run_lineage(ws: Workspace, run: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+def run_lineage(runs: Runs, run: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """``(run, code)`` facts of a Run or run id (None, None without one)."""
     if run is None:
         return None, None
     run_id = getattr(run, "id", run)
     if not isinstance(run_id, str):
         raise InvalidValueError(f"run must be a Run or a run id, got {type(run).__name__}")
-    record = ws.runs.get(run_id)
+    record = runs.get(run_id)
     facts = {
         "id": record.id,
         "name": record.name,
@@ -103,15 +104,16 @@ def run_lineage(ws: Workspace, run: Any) -> tuple[dict[str, Any] | None, dict[st
 
 
 def collect(
-    ws: Workspace,
+    store: Datasets,
+    runs: Runs,
     *,
     run: Any,
     datasets: Any,
     features: Mapping[str, Any] | None,
 ) -> tuple[dict[str, Any], str | None]:
     """The lineage record and the training profile JSON (from the first training dataset)."""
-    pairs = resolve_datasets(ws, datasets)
-    run_facts, code = run_lineage(ws, run)
+    pairs = resolve_datasets(store, datasets)
+    run_facts, code = run_lineage(runs, run)
     profile_json = None
     profile_source = None
     for role, dv in pairs:
@@ -137,7 +139,7 @@ def collect(
     return lineage, profile_json
 
 
-def lineage_chain(ws: Workspace, version: ModelVersion) -> dict[str, Any]:
+def lineage_chain(store: Datasets, runs: Runs, version: ModelVersion) -> dict[str, Any]:
     """The chain model version -> run (experiment, params) -> datasets -> features -> code."""
     recorded = version.lineage
     run_facts = recorded.get("run")
@@ -145,7 +147,7 @@ def lineage_chain(ws: Workspace, version: ModelVersion) -> dict[str, Any]:
     if run_facts:
         run = dict(run_facts)
         try:
-            record = ws.runs.get(run_facts["id"])
+            record = runs.get(run_facts["id"])
         except NotFoundError:
             run["missing"] = True
         else:
@@ -160,7 +162,7 @@ def lineage_chain(ws: Workspace, version: ModelVersion) -> dict[str, Any]:
     for item in recorded.get("datasets", []):
         entry = dict(item)
         try:
-            found = ws.datasets.get(item["ref"])
+            found = store.get(item["ref"])
         except NotFoundError:
             entry["missing"] = True
         else:

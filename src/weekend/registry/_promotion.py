@@ -36,15 +36,15 @@ from weekend.registry._store import AliasEvent, parse_ref, validate_alias
 if TYPE_CHECKING:
     import pandas as pd
 
+    from weekend.data.datasets import Datasets
     from weekend.registry._loaded import LoadedVersion
     from weekend.registry.models import Models
-    from weekend.workspace import Workspace
 
 
 # -- evaluation -------------------------------------------------------------------------------
 
 
-def load_data(ws: Workspace, data: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
+def load_data(store: Datasets, data: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The evaluation frame and a description of where it came from (the evidence)."""
     import pandas as pd
 
@@ -59,7 +59,7 @@ def load_data(ws: Workspace, data: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
         info = {"kind": "frame", "columns": [str(c) for c in data.columns]}
         return data, info | {"rows": len(data), "fingerprint": fingerprint}
     if isinstance(data, str) and not Path(data).exists():
-        data = ws.datasets.get(data)
+        data = store.get(data)
     if isinstance(data, DatasetVersion):
         frame = data.to_pandas()
         info = {"kind": "dataset", "ref": data.ref, "id": data.id}
@@ -166,7 +166,7 @@ def run_evaluation(
                 "their metrics would not be comparable"
             )
     parsed = parse_gates(gate_texts, task=task, has_baseline=base is not None, slices=slice_columns)
-    frame, info = load_data(models._ws, data)
+    frame, info = load_data(models._datasets, data)
     if label not in frame.columns:
         raise InvalidValueError(
             f"label column {label!r} is not in the evaluation data "

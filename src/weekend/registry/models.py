@@ -49,10 +49,14 @@ from weekend.registry._store import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from weekend.artifacts import ArtifactStore
+    from weekend.catalog import Catalog
+    from weekend.core.settings import Settings
+    from weekend.data.datasets import Datasets
     from weekend.registry._evaluate import Evaluation
     from weekend.registry._flavors import LoadedModel
     from weekend.registry._predict import BatchResult
-    from weekend.workspace import Workspace
+    from weekend.tracking.runs import Runs
 
 CACHE_SIZE = 8
 MAX_TAG_VALUE = 5000
@@ -125,9 +129,20 @@ def _example_profile(example: pd.DataFrame) -> str:
 class Models:
     """``ws.models``: the model registry of one workspace."""
 
-    def __init__(self, ws: Workspace) -> None:
-        self._ws = ws
-        self._cache_root = ws.settings.state_dir / "cache" / "models"
+    def __init__(
+        self,
+        catalog: Catalog,
+        artifacts: ArtifactStore,
+        settings: Settings,
+        *,
+        datasets: Datasets,
+        runs: Runs,
+    ) -> None:
+        self._catalog = catalog
+        self._artifacts = artifacts
+        self._datasets = datasets
+        self._runs = runs
+        self._cache_root = settings.state_dir / "cache" / "models"
         self._loaded: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
         self._checked: set[str] = set()
         self._lock = threading.Lock()
@@ -166,7 +181,9 @@ class Models:
         tag_values = _tags(tags)
         if signature is not None and not isinstance(signature, Signature):
             raise InvalidValueError(f"signature must be a Signature, got {type(signature)}")
-        lineage, profile_json = collect(self._ws, run=run, datasets=datasets, features=features)
+        lineage, profile_json = collect(
+            self._datasets, self._runs, run=run, datasets=datasets, features=features
+        )
         if input_example is not None:
             input_example = _fitted_columns(model, input_example)
             output = self._smoke_test(model, input_example)
@@ -176,7 +193,7 @@ class Models:
                 profile_json = _example_profile(input_example)
                 lineage["profile_source"] = "input_example"
         package = write_package(
-            self._ws.artifacts, model, signature=signature, export_onnx=export_onnx
+            self._artifacts, model, signature=signature, export_onnx=export_onnx
         )
         record = {
             "flavor": package.flavor_info["flavor"],
@@ -190,7 +207,7 @@ class Models:
             "description": description,
             "tags_json": _store._json(tag_values),
         }
-        version = _store.insert_version(self._ws.catalog, name, record)
+        version = _store.insert_version(self._catalog, name, record)
         return self.get(f"{name}/{version}")
 
     def copy_version(
@@ -214,7 +231,7 @@ class Models:
         tag_values = _tags(tags)
         origin = self.get(source)
         for file, entry in origin.manifest.items():
-            if not self._ws.artifacts.exists(entry["sha256"]):
+            if not self._artifacts.exists(entry["sha256"]):
                 raise IntegrityError(
                     f"model {origin.ref} lists file {file!r} ({entry['sha256']}), which the "
                     "artifact store no longer holds; it cannot be copied"
@@ -233,7 +250,7 @@ class Models:
             "description": origin.description if description is None else text,
             "tags_json": _store._json(origin.tags if tags is None else tag_values),
         }
-        version = _store.insert_version(self._ws.catalog, name, record)
+        version = _store.insert_version(self._catalog, name, record)
         return self.get(f"{name}/{version}")
 
     @staticmethod
@@ -260,18 +277,18 @@ class Models:
     def get(self, ref: str) -> ModelVersion:
         """The version a reference points at: ``"name"``, ``"name/3"`` or ``"name@alias"``."""
         parsed = parse_ref(ref)
-        with self._ws.catalog.read() as conn:
+        with self._catalog.read() as conn:
             return _store.get_version(conn, parsed)
 
     def versions(self, name: str) -> builtins.list[ModelVersion]:
         """Every version of a model, oldest first."""
         validate_name(name, "model name")
-        with self._ws.catalog.read() as conn:
+        with self._catalog.read() as conn:
             return _store.list_versions(conn, name)
 
     def list(self) -> builtins.list[RegisteredModel]:
         """Every registered model with its version count, latest version and aliases."""
-        with self._ws.catalog.read() as conn:
+        with self._catalog.read() as conn:
             return _store.list_models(conn)
 
     def get_model(self, name: str) -> RegisteredModel:
@@ -285,7 +302,7 @@ class Models:
         """What the flavor recorded (class, task, format ...), read from the verified package."""
         from weekend.registry._package import stored_flavor_info
 
-        return dict(stored_flavor_info(self._ws.artifacts, self.get(ref).manifest))
+        return dict(stored_flavor_info(self._artifacts, self.get(ref).manifest))
 
     # -- tags and descriptions -------------------------------------------------------------------
     def _target(self, target: str) -> tuple[ModelRef, bool]:
@@ -297,7 +314,7 @@ class Models:
         """Set tags on a registered model (``"name"``) or a version (``"name/3"``)."""
         ref, version_level = self._target(target)
         values = _tags(tags)
-        with self._ws.catalog.begin() as conn:
+        with self._catalog.begin() as conn:
             _store.update_metadata(conn, ref, version_level=version_level, tags=values)
 
     def set_tag(self, target: str, key: str, value: object) -> None:
@@ -305,14 +322,14 @@ class Models:
 
     def delete_tag(self, target: str, key: str) -> None:
         ref, version_level = self._target(target)
-        with self._ws.catalog.begin() as conn:
+        with self._catalog.begin() as conn:
             _store.update_metadata(conn, ref, version_level=version_level, remove=(key,))
 
     def set_description(self, target: str, description: str | None) -> None:
         """Describe a registered model (``"name"``) or a version (``"name/3"``)."""
         ref, version_level = self._target(target)
         text = _text(description, "description")
-        with self._ws.catalog.begin() as conn:
+        with self._catalog.begin() as conn:
             _store.update_metadata(
                 conn, ref, version_level=version_level, description=text, set_description=True
             )
@@ -333,7 +350,7 @@ class Models:
         validate_alias(alias)
         reason = _text(reason, "reason")
         who = actor_name(actor)
-        catalog = self._ws.catalog
+        catalog = self._catalog
         with catalog.begin() as conn:
             mid = _store.model_id(conn, name, lock=True)
             to_version, evidence, forced = decide(conn, mid)
@@ -389,7 +406,7 @@ class Models:
     def aliases(self, name: str) -> dict[str, int]:
         """Current aliases of a model: alias -> version."""
         validate_name(name, "model name")
-        with self._ws.catalog.read() as conn:
+        with self._catalog.read() as conn:
             return _store.current_aliases(conn, _store.model_id(conn, name))
 
     def alias_history(self, name: str, alias: str | None = None) -> builtins.list[AliasEvent]:
@@ -397,7 +414,7 @@ class Models:
         validate_name(name, "model name")
         if alias is not None:
             validate_alias(alias)
-        with self._ws.catalog.read() as conn:
+        with self._catalog.read() as conn:
             mid = _store.model_id(conn, name)
             return _store.alias_events_of(conn, name, mid, alias)
 
@@ -504,7 +521,7 @@ class Models:
                 )
             prefix = f"{ONNX_DIR}/"
         self._check_packages(version.requirements, check_requirements)
-        folder = materialize(self._ws.artifacts, manifest, self._cache_root)
+        folder = materialize(self._artifacts, manifest, self._cache_root)
         key = (manifest_key(manifest), prefix)
         with self._lock:
             model = self._loaded.get(key) if cache else None
@@ -565,7 +582,7 @@ class Models:
     def evaluations(self, ref: str) -> builtins.list[Evaluation]:
         """Stored evaluations of a version, newest first."""
         version = self.get(ref)
-        with self._ws.catalog.read() as conn:
+        with self._catalog.read() as conn:
             mid = _store.model_id(conn, version.name)
             rows = _store.evaluation_rows(conn, mid, version.version)
         from weekend.registry._evaluate import Evaluation
@@ -573,7 +590,7 @@ class Models:
         return [Evaluation.from_dict(row["result"]) for row in rows]
 
     def get_evaluation(self, evaluation_id: str) -> Evaluation:
-        with self._ws.catalog.read() as conn:
+        with self._catalog.read() as conn:
             rows = _store.evaluation_rows(conn, None, evaluation_id=evaluation_id)
         if not rows:
             raise NotFoundError(f"evaluation {evaluation_id!r} does not exist")
@@ -585,7 +602,7 @@ class Models:
         """The chain version -> run (experiment, params) -> datasets -> features -> commit."""
         from weekend.registry._lineage import lineage_chain
 
-        return lineage_chain(self._ws, self.get(ref))
+        return lineage_chain(self._datasets, self._runs, self.get(ref))
 
     # -- batch prediction -------------------------------------------------------------------------
     def predict_batch(
@@ -623,7 +640,7 @@ class Models:
 
     # -- evaluation storage (used by _promotion) ------------------------------------------------
     def _store_evaluation(self, evaluation: Evaluation, baseline_version: int | None) -> None:
-        with self._ws.catalog.begin() as conn:
+        with self._catalog.begin() as conn:
             mid = _store.model_id(conn, evaluation.name)
             evaluation.created_at = _store.evaluation_time(
                 conn, mid, evaluation.version, evaluation.created_at

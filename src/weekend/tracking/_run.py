@@ -9,11 +9,12 @@ import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from weekend.core.errors import (
+    ConfigurationError,
     ConflictError,
     InvalidValueError,
     ParamConflictError,
@@ -26,6 +27,27 @@ from weekend.tracking._store import FAILED, FINISHED, KILLED, RUNNING, Point
 if TYPE_CHECKING:
     from weekend.registry.models import ModelVersion
     from weekend.tracking.runs import Runs
+
+
+class ModelRegistrar(Protocol):
+    """What ``run.log_model`` hands a model to: the registry, which sits above tracking.
+
+    The workspace passes ``ws.models``; tracking never imports the registry at run time.
+    """
+
+    def register(
+        self,
+        model: Any,
+        name: str,
+        *,
+        run: Any = None,
+        input_example: Any = None,
+        datasets: Any = None,
+        features: Mapping[str, int] | None = None,
+        description: str | None = None,
+        export_onnx: bool = False,
+    ) -> ModelVersion: ...
+
 
 MAX_PARAM_VALUE = 6000
 MAX_TAG_VALUE = 8000
@@ -263,7 +285,7 @@ class Run:
         if not path.exists():
             raise InvalidValueError(f"artifact path {str(path)!r} does not exist")
         base = validate_artifact_name(path.name if name is None else name)
-        store = self._runs._ws.artifacts
+        store = self._runs._artifacts
         entries: list[tuple[str, str, int, str]] = []
         if path.is_dir():
             for file in sorted(p for p in path.rglob("*") if p.is_file()):
@@ -283,7 +305,7 @@ class Run:
     def log_bytes(self, data: bytes, name: str, kind: str = "file") -> str:
         self._check_open()
         validate_artifact_name(name)
-        blob = self._runs._ws.artifacts.put_bytes(data)
+        blob = self._runs._artifacts.put_bytes(data)
         self._runs._record_artifacts(self.id, [(name, blob.sha256, blob.size, kind)])
         return name
 
@@ -334,7 +356,13 @@ class Run:
         Same as ``ws.models.register(model, name, run=run, ...)``; see ``docs/registry.md``.
         """
         self._check_open()
-        return self._runs._ws.models.register(  # type: ignore[no-any-return]
+        provider = self._runs._models
+        if provider is None:
+            raise ConfigurationError(
+                "this run service has no model registry: open the project with wk.open() "
+                "and use ws.runs, or call ws.models.register(model, name, run=run)"
+            )
+        return provider().register(
             model,
             name,
             run=self,

@@ -62,7 +62,8 @@ def experiment_ids(conn: Connection, names: Sequence[str]) -> dict[str, str]:
     return {str(name): str(id_) for name, id_ in rows}
 
 
-def list_experiments(conn: Connection) -> list[dict[str, Any]]:
+def list_experiments(conn: Connection, name: str | None = None) -> list[dict[str, Any]]:
+    """Experiments with their count of undeleted runs, oldest first (only ``name``, if given)."""
     counts = (
         select(runs.c.experiment_id, func.count().label("n"))
         .where(runs.c.deleted.is_(False))
@@ -74,6 +75,8 @@ def list_experiments(conn: Connection) -> list[dict[str, Any]]:
         .outerjoin(counts, counts.c.experiment_id == experiments.c.id)
         .order_by(experiments.c.created_at)
     )
+    if name is not None:
+        stmt = stmt.where(experiments.c.name == name)
     return [dict(row._mapping) for row in conn.execute(stmt)]
 
 

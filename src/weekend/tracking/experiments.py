@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from weekend.catalog.tables import experiments
 from weekend.core.errors import NotFoundError
@@ -13,7 +13,7 @@ from weekend.core.names import validate_name
 from weekend.tracking import _store
 
 if TYPE_CHECKING:
-    from weekend.workspace import Workspace
+    from weekend.catalog import Catalog
 
 
 @dataclass(frozen=True)
@@ -31,15 +31,15 @@ class Experiment:
 class Experiments:
     """``ws.experiments``."""
 
-    def __init__(self, ws: Workspace) -> None:
-        self._ws = ws
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
 
     def create(self, name: str, description: str | None = None) -> Experiment:
         """Create an experiment, or return the existing one of that name."""
         validate_name(name, "experiment name")
-        _store.get_or_create_experiment(self._ws.catalog, name)
+        _store.get_or_create_experiment(self._catalog, name)
         if description is not None:
-            with self._ws.catalog.begin() as conn:
+            with self._catalog.begin() as conn:
                 conn.execute(
                     update(experiments)
                     .where(experiments.c.name == name)
@@ -48,16 +48,21 @@ class Experiments:
         return self.get(name)
 
     def get(self, name: str) -> Experiment:
-        with self._ws.catalog.read() as conn:
-            row = conn.execute(select(experiments).where(experiments.c.name == name)).first()
-        if row is None:
+        """The experiment called ``name``, with its count of runs."""
+        with self._catalog.read() as conn:
+            rows = _store.list_experiments(conn, name)
+        if not rows:
             raise NotFoundError(f"experiment {name!r} does not exist")
-        return Experiment(row.id, row.name, row.description, row.created_at)
+        return _experiment(rows[0])
 
     def list(self) -> list[Experiment]:
-        with self._ws.catalog.read() as conn:
+        """Every experiment, oldest first, with its count of runs."""
+        with self._catalog.read() as conn:
             rows = _store.list_experiments(conn)
-        return [
-            Experiment(r["id"], r["name"], r["description"], r["created_at"], int(r["runs"]))
-            for r in rows
-        ]
+        return [_experiment(r) for r in rows]
+
+
+def _experiment(row: dict[str, Any]) -> Experiment:
+    return Experiment(
+        row["id"], row["name"], row["description"], row["created_at"], int(row["runs"])
+    )

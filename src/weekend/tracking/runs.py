@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +19,10 @@ from weekend.tracking._sysinfo import system_tags, user_name
 from weekend.tracking._writer import Writer
 
 if TYPE_CHECKING:
-    from weekend.workspace import Workspace
+    from weekend.artifacts import ArtifactStore
+    from weekend.catalog import Catalog
+    from weekend.core.settings import Settings
+    from weekend.tracking._run import ModelRegistrar
 
 DEFAULT_EXPERIMENT = "default"
 
@@ -76,11 +79,20 @@ def _pid_alive(pid: int) -> bool:
 class Runs:
     """``ws.runs``: everything about runs."""
 
-    def __init__(self, ws: Workspace) -> None:
-        self._ws = ws
-        settings = ws.settings
+    def __init__(
+        self,
+        catalog: Catalog,
+        artifacts: ArtifactStore,
+        settings: Settings,
+        *,
+        models: Callable[[], ModelRegistrar] | None = None,
+    ) -> None:
+        self._catalog = catalog
+        self._artifacts = artifacts
+        self._settings = settings
+        self._models = models  # gives what ``run.log_model`` registers with (the registry, above)
         self._writer = Writer(
-            ws.catalog, heartbeat_interval=settings.float("tracking", "heartbeat_interval")
+            catalog, heartbeat_interval=settings.float("tracking", "heartbeat_interval")
         )
         # experiment name -> id; experiments are never renamed or removed, so this never goes stale
         self._experiment_ids: dict[str, str] = {}
@@ -102,7 +114,7 @@ class Runs:
         if name is not None and (not isinstance(name, str) or not 0 < len(name) <= 250):
             raise InvalidValueError(f"run name must be 1 to 250 characters, got {name!r:.80}")
         parent_id = parent.id if isinstance(parent, Run) else parent
-        catalog = self._ws.catalog
+        catalog = self._catalog
         run_id = new_id()
         run = Run(
             self,
@@ -113,7 +125,7 @@ class Runs:
             parent_id=parent_id,
         )
         # Validate tags and params before anything is written: bad input leaves no run behind.
-        tag_rows = run._tag_rows(system_tags(str(self._ws.settings.root))) if system_info else []
+        tag_rows = run._tag_rows(system_tags(str(self._settings.root))) if system_info else []
         if tags:
             tag_rows += run._tag_rows(tags)
         param_rows = run._param_rows(params) if params else []
@@ -140,7 +152,7 @@ class Runs:
 
     def resume(self, run_id: str) -> Run:
         """Continue logging into a run that is still running (e.g. from another process)."""
-        with self._ws.catalog.read() as conn:
+        with self._catalog.read() as conn:
             row = _store.run_row(conn, run_id)
             params = _store.params_of(conn, [run_id])[run_id]
             steps = _store.max_steps(conn, run_id)
@@ -169,7 +181,7 @@ class Runs:
     def get(self, run_id: str) -> RunRecord:
         """A run with its status, params, tags, latest metrics, full histories and artifacts."""
         self._writer.flush()
-        with self._ws.catalog.read() as conn:
+        with self._catalog.read() as conn:
             record = self._records(conn, [run_id])[0]
             record.histories = _store.history_of(conn, run_id)
             record.artifacts = _store.artifacts_of(conn, run_id)
@@ -177,7 +189,7 @@ class Runs:
 
     def history(self, run_id: str, key: str) -> list[MetricPoint]:
         self._writer.flush()
-        with self._ws.catalog.read() as conn:
+        with self._catalog.read() as conn:
             _store.run_row(conn, run_id)
             return _store.history_of(conn, run_id, key).get(key, [])
 
@@ -229,7 +241,7 @@ class Runs:
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             raise InvalidValueError(f"limit must be a positive integer or None, got {limit!r}")
         self._writer.flush()
-        catalog = self._ws.catalog
+        catalog = self._catalog
         experiment_ids: list[str] | None = None
         if experiment is not None:
             names = [experiment] if isinstance(experiment, str) else list(experiment)
@@ -257,34 +269,34 @@ class Runs:
 
     # -- artifacts ------------------------------------------------------------------------
     def _record_artifacts(self, run_id: str, entries: list[tuple[str, str, int, str]]) -> None:
-        with self._ws.catalog.begin() as conn:
-            _store.record_artifacts(self._ws.catalog, conn, run_id, entries)
+        with self._catalog.begin() as conn:
+            _store.record_artifacts(self._catalog, conn, run_id, entries)
 
     def artifacts(self, run_id: str) -> list[dict[str, Any]]:
-        with self._ws.catalog.read() as conn:
+        with self._catalog.read() as conn:
             _store.run_row(conn, run_id)
             return _store.artifacts_of(conn, run_id)
 
     def read_artifact(self, run_id: str, name: str) -> bytes:
         """The bytes of an artifact, verified against its recorded hash."""
-        with self._ws.catalog.read() as conn:
+        with self._catalog.read() as conn:
             digest = _store.artifact_hash(conn, run_id, name)
-        return self._ws.artifacts.read_bytes(digest)
+        return self._artifacts.read_bytes(digest)
 
     def download_artifact(self, run_id: str, name: str, dest: str | Path) -> Path:
-        with self._ws.catalog.read() as conn:
+        with self._catalog.read() as conn:
             digest = _store.artifact_hash(conn, run_id, name)
-        return self._ws.artifacts.get_file(digest, dest)
+        return self._artifacts.get_file(digest, dest)
 
     # -- lifecycle ------------------------------------------------------------------------
     def _set_status(self, run_id: str, status: str, error: str | None) -> None:
-        with self._ws.catalog.begin() as conn:
+        with self._catalog.begin() as conn:
             _store.set_status(conn, run_id, status, error, only_running=True)
 
     def delete(self, run_ids: str | Sequence[str], *, purge: bool = False) -> int:
         """Delete runs (hidden from search; ``purge`` also removes their rows)."""
         ids = [run_ids] if isinstance(run_ids, str) else list(run_ids)
-        with self._ws.catalog.begin() as conn:
+        with self._catalog.begin() as conn:
             found = _store.run_rows(conn, ids)
             missing = [r for r in ids if r not in found]
             if missing:
@@ -302,7 +314,7 @@ class Runs:
         """
         now = now_ms()
         host = socket.gethostname()
-        with self._ws.catalog.read() as conn:
+        with self._catalog.read() as conn:
             candidates = _store.running_runs(conn)
         dead = []
         with self._writer._lock:
@@ -315,7 +327,7 @@ class Runs:
             if stale or gone:
                 dead.append(row["id"])
         purged: list[str] = []
-        with self._ws.catalog.begin() as conn:
+        with self._catalog.begin() as conn:
             _store.mark_killed(
                 conn, dead, "the process stopped sending heartbeats (killed or lost power)"
             )
