@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
@@ -54,7 +57,7 @@ def test_infer_types_nullability_and_categories(signature: Signature) -> None:
         "weekend": ("bool", False),
         "tailnum": ("string", False),
         "origin": ("category", False),
-        "sched": ("datetime", False),
+        "sched": ("timestamp", False),
     }
     assert signature.column("origin").categories == ("EWR", "JFK", "LGA")
     assert signature.column("dep_delay").dtype == "float64"
@@ -92,8 +95,17 @@ def test_rejects_what_it_cannot_describe() -> None:
         infer_signature(pd.DataFrame({"x": np.array(["a", 1], dtype=object)}))
     with pytest.raises(InvalidValueError, match="column 'span' has dtype timedelta64"):
         infer_signature(pd.DataFrame({"span": pd.to_timedelta([1, 2], unit="s")}))
-    with pytest.raises(InvalidValueError, match="type 'decimal'; expected one of int, float"):
+    with pytest.raises(
+        InvalidValueError,
+        match=r"^signature column 'a': type must be one of int, float, bool, string, category, "
+        r"date, timestamp, got 'decimal'$",
+    ):
         Signature.from_dict({"inputs": [{"name": "a", "type": "decimal", "dtype": "x"}]})
+    with pytest.raises(InvalidValueError, match="signature column 'b': type must be one of"):
+        ColumnSpec("b", "binary", "object")  # type: ignore[arg-type]
+    money = pd.Series([Decimal("1.50")], dtype=pd.ArrowDtype(pa.decimal128(10, 2)))
+    with pytest.raises(InvalidValueError, match=r"column 'money' has dtype decimal128\(10, 2\)"):
+        infer_signature(pd.DataFrame({"money": money}))
     with pytest.raises(InvalidValueError, match="duplicate column names: 'a'"):
         Signature((ColumnSpec("a", "int", "int64"), ColumnSpec("a", "float", "float64")))
 
@@ -218,3 +230,39 @@ def test_bad_datetimes_and_non_frames(signature: Signature, example: pd.DataFram
         signature.validate(one_row(example, sched="soon"))
     with pytest.raises(DataValidationError, match="must be a pandas DataFrame, got dict"):
         signature.validate({"dep_delay": [1.0]})  # type: ignore[arg-type]
+
+
+def test_signatures_stored_with_datetime_read_as_timestamp_or_date() -> None:
+    stored = {
+        "version": 1,
+        "inputs": [
+            {"name": "t", "type": "datetime", "dtype": "datetime64[ns, UTC]", "nullable": False},
+            {"name": "d", "type": "datetime", "dtype": "date32[day][pyarrow]", "nullable": True},
+        ],
+        "output": None,
+    }
+    signature = Signature.from_dict(stored)
+    assert [(c.type, c.dtype) for c in signature.inputs] == [
+        ("timestamp", "datetime64[ns, UTC]"),
+        ("date", "date32[day][pyarrow]"),
+    ]
+    assert [c["type"] for c in signature.to_dict()["inputs"]] == ["timestamp", "date"]
+    assert ColumnSpec("t", "datetime", "datetime64[ns]").type == "timestamp"  # type: ignore[arg-type]
+    rows = pd.DataFrame({"t": ["2013-01-01T05:00:00Z"], "d": ["2013-01-02"]})
+    out = signature.validate(rows)
+    assert out["t"].iloc[0] == pd.Timestamp("2013-01-01 05:00", tz="UTC")
+    assert out["d"].iloc[0] == datetime.date(2013, 1, 2)
+
+
+def test_date_columns(rng: np.random.Generator) -> None:
+    start = datetime.date(2013, 1, 1)
+    offsets = rng.integers(0, 99, 9).tolist()
+    values = [start + datetime.timedelta(days=d) for d in offsets] + [None]
+    days = pd.Series(values, dtype=pd.ArrowDtype(pa.date32()))
+    example = pd.DataFrame({"day": days})
+    signature = infer_signature(example)
+    assert signature.column("day") == ColumnSpec("day", "date", "date32[day][pyarrow]", True)
+    assert Signature.from_json(signature.to_json()) == signature
+    assert signature.validate(example) is example
+    with pytest.raises(DataValidationError, match=r"'day' must be date32\[day\]\[pyarrow\]"):
+        signature.validate(pd.DataFrame({"day": ["2013-02-30"]}))

@@ -27,7 +27,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from weekend.core.errors import InvalidValueError
-from weekend.data._schema import LOGICAL_TYPES, jsonable
+from weekend.core.types import COLUMN_TYPES as LOGICAL_TYPES
+from weekend.data._schema import jsonable
 
 Severity = Literal["error", "warning"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning")

@@ -14,7 +14,8 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from weekend.core.errors import InvalidValueError
-from weekend.data._schema import NUMERIC_TYPES, TEMPORAL_TYPES, TEXT_TYPES, logical_type_of, quote
+from weekend.core.types import NUMERIC_TYPES, TEMPORAL_TYPES, TEXT_TYPES
+from weekend.data._schema import logical_type_of, quote
 
 if TYPE_CHECKING:
     import duckdb
@@ -33,6 +34,7 @@ _INFERRED = {
     "datetime": "timestamp",
     "datetime64": "timestamp",
     "date": "date",
+    "bytes": "binary",
     "empty": "empty",
 }
 
@@ -85,6 +87,8 @@ def _is_type(value: Any, expected: str) -> bool:
         return isinstance(value, str)
     if expected in TEMPORAL_TYPES:
         return isinstance(value, date | np.datetime64)
+    if expected == "binary":
+        return isinstance(value, bytes)
     return expected == "other"
 
 

@@ -29,10 +29,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from weekend.core.errors import InvalidValueError
+from weekend.core.types import NUMERIC_TYPES, TEMPORAL_TYPES, TEXT_TYPES, ColumnType
 from weekend.data._schema import (
-    NUMERIC_TYPES,
-    TEMPORAL_TYPES,
-    TEXT_TYPES,
     Change,
     Schema,
     build_schema,
@@ -47,6 +45,7 @@ from weekend.data._schema import (
     run_query,
     small_text_columns,
     source_sql,
+    stored_type,
     type_change,
 )
 from weekend.data._summaries import (
@@ -86,7 +85,7 @@ class ColumnProfile:
     """The profile of one column; exactly one of the stats is set, as ``kind`` says."""
 
     name: str
-    logical_type: str
+    logical_type: ColumnType
     physical_type: str
     count: int
     missing: int
@@ -147,12 +146,15 @@ class ColumnProfile:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ColumnProfile:
-        logical = str(data["type"])
+        physical = data.get("physical_type", "")
+        logical = stored_type(data["type"], physical, f"profile column {data['name']!r}")
         num, cat, tmp = data.get("numeric"), data.get("categorical"), data.get("temporal")
+        if kind_of(logical) == "other":  # a list profiled as text by an older weekend
+            num = cat = tmp = None
         return cls(
             name=str(data["name"]),
             logical_type=logical,
-            physical_type=str(data.get("physical_type", "")),
+            physical_type=str(physical),
             count=int(data["count"]),
             missing=int(data["missing"]),
             numeric=None if num is None else NumericStats.from_dict(num),
@@ -428,7 +430,7 @@ def _sketch(keys: Mapping[int, int]) -> LogSketch:
 def _column(
     name: str,
     physical: str,
-    logical: str,
+    logical: ColumnType,
     n_rows: int,
     got: Sequence[Any],
     counts: Mapping[Any, int] | None,

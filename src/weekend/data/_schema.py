@@ -1,10 +1,11 @@
 """The schema of a dataset, inferred by DuckDB, and the difference between two schemas.
 
-A :class:`Schema` lists each column with a coarse *logical* type (``int``, ``float``,
-``bool``, ``string``, ``category``, ``timestamp``, ``date``, ``other``) next to the exact
-DuckDB type, whether nulls occur, the allowed categories of low-cardinality text columns,
-the observed range of numeric and temporal columns and, for each declared key set, whether
-its values were unique. It round-trips through plain JSON (``to_dict`` / ``from_dict``).
+A :class:`Schema` lists each column with its column type (``int``, ``float``, ``bool``,
+``string``, ``category``, ``date``, ``timestamp``, ``binary``, ``other``: the vocabulary of
+:mod:`weekend.core.types`) next to the exact DuckDB type, whether nulls occur, the allowed
+categories of low-cardinality text columns, the observed range of numeric and temporal
+columns and, for each declared key set, whether its values were unique. It round-trips
+through plain JSON (``to_dict`` / ``from_dict``).
 
 Rules taken here:
 
@@ -24,55 +25,49 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any
 
 from weekend.core.errors import InvalidValueError
+from weekend.core.types import (
+    COLUMN_TYPES,
+    NUMERIC_TYPES,
+    TEMPORAL_TYPES,
+    TEXT_TYPES,
+    ColumnType,
+    column_type,
+    from_duckdb,
+    parse,
+)
 
 if TYPE_CHECKING:
     import duckdb
 
-LogicalType = Literal["int", "float", "bool", "string", "category", "timestamp", "date", "other"]
-LOGICAL_TYPES: tuple[LogicalType, ...] = (
-    "int",
-    "float",
-    "bool",
-    "string",
-    "category",
-    "timestamp",
-    "date",
-    "other",
-)
-NUMERIC_TYPES = frozenset({"int", "float"})
-TEMPORAL_TYPES = frozenset({"timestamp", "date"})
-TEXT_TYPES = frozenset({"string", "category"})
 SCHEMA_FORMAT = 1
 
 Scalar = int | float | datetime | date
-_INT_TYPES = frozenset(
-    {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
-    | {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
-)
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")
 
 
-def logical_type_of(duckdb_type: str) -> LogicalType:
-    """Map a DuckDB type string (``str(DuckDBPyType)``) to a logical type."""
-    text = duckdb_type.upper()
-    if text in _INT_TYPES:
-        return "int"
-    if text in ("FLOAT", "DOUBLE") or text.startswith("DECIMAL"):
-        return "float"
-    if text == "BOOLEAN":
-        return "bool"
-    if text.startswith("VARCHAR"):
-        return "string"
-    if text.startswith("ENUM"):
-        return "category"
-    if text.startswith("TIMESTAMP"):
-        return "timestamp"
-    if text == "DATE":
-        return "date"
-    return "other"
+def logical_type_of(duckdb_type: str) -> ColumnType:
+    """The column type of a DuckDB type string (``str(DuckDBPyType)``); see
+    :func:`weekend.core.types.from_duckdb`."""
+    return column_type(from_duckdb(duckdb_type))
+
+
+def stored_type(value: object, physical: object, what: str) -> ColumnType:
+    """The column type of a stored schema or profile column (``what`` names it in errors).
+
+    Records written before the shared vocabulary had other words for two kinds of columns:
+    ``other`` for a ``BLOB`` (now ``binary``) and the element's type for a list such as
+    ``VARCHAR[]`` (now ``other``). Where the physical type says ``binary`` or ``other``, it
+    decides; elsewhere the record's own type stands (string or category is the data's choice).
+    """
+    logical = column_type(parse(value, f"{what}: type", allowed=COLUMN_TYPES))
+    if isinstance(physical, str) and physical:
+        derived = logical_type_of(physical)
+        if derived in ("binary", "other"):
+            return derived
+    return logical
 
 
 def quote(name: str) -> str:
@@ -174,7 +169,7 @@ class ColumnSchema:
     """One column of a schema."""
 
     name: str
-    logical_type: LogicalType
+    logical_type: ColumnType
     physical_type: str
     nullable: bool = True
     categories: tuple[str, ...] | None = None
@@ -195,15 +190,13 @@ class ColumnSchema:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ColumnSchema:
         name = _field(data, "name", "column")
-        logical = _field(data, "type", f"column {name!r}")
-        if logical not in LOGICAL_TYPES:
-            raise InvalidValueError(
-                f"column {name!r}: type must be one of {', '.join(LOGICAL_TYPES)}, got {logical!r}"
-            )
+        logical = stored_type(
+            _field(data, "type", f"column {name!r}"), data.get("physical_type"), f"column {name!r}"
+        )
         cats = data.get("categories")
         return cls(
             name=str(name),
-            logical_type=cast(LogicalType, logical),
+            logical_type=logical,
             physical_type=str(data.get("physical_type", "")),
             nullable=bool(data.get("nullable", True)),
             categories=None if cats is None else tuple(str(c) for c in cats),

@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from weekend.core.errors import DataValidationError, InvalidValueError
+from weekend.core.types import NUMERIC_TYPES, TEMPORAL_TYPES
 from weekend.data._expectations import SEVERITIES, Expectation, Severity
 from weekend.data._frames import (
     MAX_EXAMPLES,
@@ -49,7 +50,7 @@ from weekend.data._frames import (
     open_source,
     to_utc,
 )
-from weekend.data._schema import NUMERIC_TYPES, TEMPORAL_TYPES, Schema, jsonable
+from weekend.data._schema import Schema, jsonable
 
 if TYPE_CHECKING:
     import pandas as pd

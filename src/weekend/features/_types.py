@@ -1,11 +1,11 @@
 """Small value types of feature definitions: feature dtypes, durations, tags and feature refs.
 
-Feature dtypes are a closed set of names (``int64``, ``float64``, ``string`` ...), each with one
-Arrow type (used for training sets, materialization and pushes, so offline and online values
-have the same type) and one DuckDB type. Durations are a :class:`datetime.timedelta` or a
-string like ``"7d"``, ``"1h30m"`` or ``"90s"``. Sources of feature views are a
-:class:`FileSource`, a :class:`DatasetSource` or a :class:`~weekend.Query`. Nothing heavy is
-imported here.
+Feature dtypes are a closed subset of weekend's column types (:mod:`weekend.core.types`:
+``int64``, ``float64``, ``string`` ...), each with one Arrow type (used for training sets,
+materialization and pushes, so offline and online values have the same type). Durations are
+a :class:`datetime.timedelta` or a string like ``"7d"``, ``"1h30m"`` or ``"90s"``. Sources of
+feature views are a :class:`FileSource`, a :class:`DatasetSource` or a
+:class:`~weekend.Query`. Nothing heavy is imported here.
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from weekend.core import types as column_types
 from weekend.core.errors import ConfigurationError, InvalidValueError
-from weekend.data._ingest import Query
+from weekend.data import Query
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
+# The column types a feature can have (weekend.core.types names them and converts them).
 DTYPES: tuple[str, ...] = (
     "binary",
     "bool",
@@ -36,52 +38,10 @@ DTYPES: tuple[str, ...] = (
     "string",
     "timestamp",
 )
-_ALIASES: dict[str, str] = {
-    "int": "int64",
-    "integer": "int64",
-    "bigint": "int64",
-    "float": "float64",
-    "double": "float64",
-    "str": "string",
-    "text": "string",
-    "varchar": "string",
-    "boolean": "bool",
-    "datetime": "timestamp",
-    "bytes": "binary",
-}
-_PYTHON_TYPES: dict[type, str] = {
-    int: "int64",
-    float: "float64",
-    str: "string",
-    bool: "bool",
-    bytes: "binary",
-    datetime.datetime: "timestamp",
-    datetime.date: "date",
-}
 KEY_TYPES: tuple[str, ...] = ("int64", "string")
-
-# DuckDB source types and the dtype they give a feature whose dtype is not declared.
-_DUCKDB_TO_DTYPE: dict[str, str] = {
-    "TINYINT": "int64",
-    "SMALLINT": "int64",
-    "INTEGER": "int64",
-    "BIGINT": "int64",
-    "UTINYINT": "int64",
-    "USMALLINT": "int64",
-    "UINTEGER": "int64",
-    "FLOAT": "float32",
-    "DOUBLE": "float64",
-    "VARCHAR": "string",
-    "BOOLEAN": "bool",
-    "DATE": "date",
-    "BLOB": "binary",
-    "TIMESTAMP": "timestamp",
-    "TIMESTAMP_S": "timestamp",
-    "TIMESTAMP_MS": "timestamp",
-    "TIMESTAMP_NS": "timestamp",
-    "TIMESTAMP WITH TIME ZONE": "timestamp",
-    "TIMESTAMPTZ_NS": "timestamp",
-}
+# Source integers that a feature whose dtype is not declared reads as int64 (wider ones do
+# not fit, so such a feature needs a declared dtype).
+_FITS_INT64 = frozenset({"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32"})
 _US = datetime.timedelta(microseconds=1)
 _UNITS: dict[str, datetime.timedelta] = {
     "w": datetime.timedelta(weeks=1),
@@ -118,40 +78,24 @@ def _show(value: object) -> str:
 
 
 def parse_dtype(value: object, what: str) -> str:
-    """The canonical dtype name of ``value`` (a name like ``"float64"`` or a Python type)."""
-    if isinstance(value, type) and value in _PYTHON_TYPES:
-        return _PYTHON_TYPES[value]
-    if isinstance(value, str):
-        name = value.strip().lower()
-        name = _ALIASES.get(name, name)
-        if name in DTYPES:
-            return name
-    raise InvalidValueError(
-        f"{what} must be one of {', '.join(DTYPES)} (or int, float, str, bool), got {_show(value)}"
-    )
+    """The canonical dtype name of ``value`` (a name like ``"float64"`` or a Python type);
+    ``int`` and ``float`` mean ``int64`` and ``float64``."""
+    return column_types.parse(value, what, allowed=DTYPES, sized=True)
 
 
 def dtype_from_duckdb(duckdb_type: str) -> str | None:
-    """The dtype a DuckDB column type maps to, or None when there is no exact match."""
-    return _DUCKDB_TO_DTYPE.get(duckdb_type)
+    """The dtype a source column of this DuckDB type gives a feature whose dtype is not
+    declared: integers that fit become ``int64``; None when no dtype holds the values exactly
+    (``UBIGINT``, ``HUGEINT``, decimals, enums, lists ...)."""
+    name = column_types.from_duckdb(duckdb_type)
+    if column_types.column_type(name) == "int":
+        return "int64" if name in _FITS_INT64 else None
+    return name if name in DTYPES else None
 
 
 def arrow_type(dtype: str) -> pa.DataType:
     """The one Arrow type of a dtype (timestamps: nanoseconds, UTC)."""
-    import pyarrow as pa
-
-    types: dict[str, pa.DataType] = {
-        "binary": pa.binary(),
-        "bool": pa.bool_(),
-        "date": pa.date32(),
-        "float32": pa.float32(),
-        "float64": pa.float64(),
-        "int32": pa.int32(),
-        "int64": pa.int64(),
-        "string": pa.string(),
-        "timestamp": pa.timestamp("ns", tz="UTC"),
-    }
-    return types[dtype]
+    return column_types.to_arrow(dtype)
 
 
 def parse_duration(value: object, what: str) -> datetime.timedelta | None:

@@ -1,10 +1,12 @@
 """Model signatures: which columns a model takes, of which types, and what it returns.
 
 :func:`infer_signature` reads them off an input example (usually the training frame): each
-column's name, type (``int``, ``float``, ``bool``, ``string``, ``category``, ``datetime``),
-exact dtype, whether it may be null (it may when the example holds a null), and the category
-set of categorical columns; plus the output: class labels and classes for a classifier,
-``float`` for a regressor, and whether probabilities are available.
+column's name, type (``int``, ``float``, ``bool``, ``string``, ``category``, ``date``,
+``timestamp``: column types of :mod:`weekend.core.types`), exact pandas dtype, whether it may
+be null (it may when the example holds a null), and the category set of categorical columns;
+plus the output: class labels and classes for a classifier, ``float`` for a regressor, and
+whether probabilities are available. Signatures stored before the shared vocabulary say
+``datetime`` for a timestamp (or a date): they read as ``timestamp`` (or ``date``).
 
 :meth:`Signature.validate` runs on every request in serving, so everything it can is worked
 out once, when the signature is built. It returns a frame ready for the model:
@@ -25,34 +27,38 @@ A frame that already matches is returned as it is, without a copy.
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias, cast
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from pandas.api import types as pdt
 
 from weekend.core.errors import DataValidationError, InvalidValueError
+from weekend.core.types import ColumnType, column_type, from_pandas, parse
+from weekend.registry._column_checks import (
+    ColumnCheck,
+    ColumnError,
+    Series,
+    cached_dtype,
+    is_object,
+    names_text,
+    show,
+)
 
-ColumnType = Literal["int", "float", "bool", "string", "category", "datetime"]
 OutputType = Literal["label", "float"]
-COLUMN_TYPES: tuple[str, ...] = ("int", "float", "bool", "string", "category", "datetime")
+# The column types a signature describes (of weekend.core.types' vocabulary).
+SIGNATURE_TYPES: tuple[ColumnType, ...] = (
+    "int",
+    "float",
+    "bool",
+    "string",
+    "category",
+    "date",
+    "timestamp",
+)
 SIGNATURE_VERSION = 1
-
-Series: TypeAlias = "pd.Series[Any]"
-
-
-def _show(value: Any) -> str:
-    text = repr(value.item() if isinstance(value, np.generic) else value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _names(names: Sequence[str], limit: int = 20) -> str:
-    shown = ", ".join(repr(n) for n in names[:limit])
-    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
 def _json_scalar(value: Any, what: str) -> Any:
@@ -60,8 +66,7 @@ def _json_scalar(value: Any, what: str) -> Any:
         value = value.item()
     if not isinstance(value, str | int | float | bool):
         raise InvalidValueError(
-            f"{what} must be strings, numbers or booleans, "
-            f"got {type(value).__name__} {_show(value)}"
+            f"{what} must be strings, numbers or booleans, got {type(value).__name__} {show(value)}"
         )
     return value
 
@@ -83,29 +88,40 @@ class ColumnSpec:
             data["categories"] = list(self.categories)
         return data
 
+    def __post_init__(self) -> None:
+        kind = parse(self.type, f"signature column {self.name!r}: type", allowed=SIGNATURE_TYPES)
+        object.__setattr__(self, "type", column_type(kind))
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ColumnSpec:
         if not isinstance(data, dict) or not isinstance(data.get("name"), str):
             raise InvalidValueError(f"signature column must be a dict with a 'name', got {data!r}")
-        kind = data.get("type")
-        if kind not in COLUMN_TYPES:
-            raise InvalidValueError(
-                f"signature column {data['name']!r} has type {kind!r}; expected one of "
-                f"{', '.join(COLUMN_TYPES)}"
-            )
+        name = data["name"]
+        kind = parse(data.get("type"), f"signature column {name!r}: type", allowed=SIGNATURE_TYPES)
+        dtype = str(data.get("dtype", kind))
+        if data.get("type") == "datetime" and _reads_as(dtype) == "date":
+            kind = "date"  # written before signatures had dates: the dtype says what it is
         categories = data.get("categories")
         if (kind == "category") != isinstance(categories, list):
             raise InvalidValueError(
-                f"signature column {data['name']!r}: a list of categories goes with type "
+                f"signature column {name!r}: a list of categories goes with type "
                 f"'category' and only with it, got type {kind!r} and categories {categories!r}"
             )
         return cls(
-            name=data["name"],
-            type=cast(ColumnType, kind),
-            dtype=str(data.get("dtype", kind)),
+            name=name,
+            type=column_type(kind),
+            dtype=dtype,
             nullable=bool(data.get("nullable", False)),
             categories=None if categories is None else tuple(categories),
         )
+
+
+def _reads_as(dtype: str) -> str | None:
+    """The type name of a stored dtype name; None when pandas cannot read the name back."""
+    try:
+        return from_pandas(cached_dtype(dtype))
+    except (TypeError, ValueError, NotImplementedError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -144,220 +160,6 @@ class OutputSpec:
         )
 
 
-# -- per-column conversion --------------------------------------------------------------------
-
-
-class _ColumnError(Exception):
-    """One column's problem; collected into one DataValidationError by ``validate``."""
-
-
-def _first(s: Series, mask: np.ndarray[Any, Any], expected: str) -> _ColumnError:
-    row = int(np.flatnonzero(mask)[0])
-    return _ColumnError(
-        f"column {s.name!r} must be {expected}, got {s.dtype} "
-        f"(first bad value {_show(s.iloc[row])} at row {row})"
-    )
-
-
-def _new(s: Series, values: Any) -> Series:
-    return pd.Series(values, index=s.index, name=s.name, copy=False)
-
-
-def _is_object(dtype: Any) -> bool:
-    return isinstance(dtype, np.dtype) and dtype.kind == "O"
-
-
-def _is_null(v: Any) -> bool:
-    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
-
-
-def _object_values(s: Series, ok: Callable[[Any], bool], expected: str) -> list[Any]:
-    values = s.tolist()
-    bad = np.fromiter((not (_is_null(v) or ok(v)) for v in values), bool, len(values))
-    if bad.any():
-        raise _first(s, bad, expected)
-    return values
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float | np.integer | np.floating) and not isinstance(
-        v, bool | np.bool_
-    )
-
-
-@functools.lru_cache(maxsize=256)
-def _dtype(name: str) -> Any:
-    """``pandas_dtype`` by name, remembered: parsing a dtype name walks pandas' registry of
-    extension types, and a signature is rebuilt on every load of a model."""
-    return pdt.pandas_dtype(name)
-
-
-class _Check:
-    """Validation and conversion for one column, prepared once per signature."""
-
-    def __init__(self, spec: ColumnSpec) -> None:
-        self.spec = spec
-        self.name = spec.name
-        self.categories: pd.Index[Any] | None = None
-        if spec.type == "category":
-            self.categories = pd.Index(list(spec.categories or ()))
-            self.dtype: Any = pd.CategoricalDtype(self.categories)
-        else:
-            try:
-                self.dtype = _dtype(spec.dtype)
-            except TypeError as exc:
-                raise InvalidValueError(
-                    f"signature column {spec.name!r} has an unknown dtype {spec.dtype!r}"
-                ) from exc
-        self.can_hold_null = spec.type not in ("int", "bool") or not isinstance(
-            self.dtype, np.dtype
-        )
-
-    def matches(self, dtype: Any) -> bool:
-        if self.categories is not None:
-            return isinstance(dtype, pd.CategoricalDtype) and dtype.categories.equals(
-                self.categories
-            )
-        return bool(dtype == self.dtype)
-
-    def convert(self, s: Series) -> Series:
-        kind = self.spec.type
-        if kind == "float":
-            return self._float(s)
-        if kind == "int":
-            return self._int(s)
-        if kind == "bool":
-            return self._bool(s)
-        if kind == "string":
-            return self._string(s)
-        if kind == "category":
-            return self._category(s)
-        return self._datetime(s)
-
-    def _mismatch(self, s: Series) -> _ColumnError:
-        values = s.to_numpy(dtype=object)
-        nonnull = np.fromiter((not _is_null(v) for v in values), bool, len(values))
-        if nonnull.any():
-            return _first(s, nonnull, self.spec.dtype)
-        return _ColumnError(f"column {s.name!r} must be {self.spec.dtype}, got {s.dtype}")
-
-    def _float(self, s: Series) -> Series:
-        dtype = s.dtype
-        if isinstance(dtype, np.dtype) and dtype.kind in "iuf":
-            return s.astype(self.dtype)
-        if pdt.is_extension_array_dtype(dtype) and (
-            pdt.is_integer_dtype(dtype) or pdt.is_float_dtype(dtype)
-        ):
-            return _new(s, s.to_numpy(dtype=self.dtype, na_value=np.nan))
-        if _is_object(dtype):
-            values = _object_values(s, _is_number, self.spec.dtype)
-            return _new(s, np.array([np.nan if _is_null(v) else v for v in values], self.dtype))
-        raise self._mismatch(s)
-
-    def _int(self, s: Series) -> Series:
-        dtype, target = s.dtype, self.dtype
-        nullable_target = not isinstance(target, np.dtype)
-        limits = np.iinfo(target.numpy_dtype if nullable_target else target)
-        if _is_object(dtype):
-            items = _object_values(s, _is_number, self.spec.dtype)
-            if not nullable_target and any(_is_null(v) for v in items):
-                raise _first(s, np.array([_is_null(v) for v in items]), self.spec.dtype)
-            s = _new(s, np.array([np.nan if _is_null(v) else v for v in items], np.float64))
-            dtype = s.dtype
-        if pdt.is_extension_array_dtype(dtype) and (
-            pdt.is_integer_dtype(dtype) or pdt.is_float_dtype(dtype)
-        ):
-            if nullable_target:
-                s = _new(s, s.to_numpy(dtype=np.float64, na_value=np.nan))
-            elif s.isna().any():
-                raise _first(s, s.isna().to_numpy(), self.spec.dtype)
-            else:
-                s = s.astype(np.float64)
-            dtype = s.dtype
-        if isinstance(dtype, np.dtype) and dtype.kind in "iuf":
-            values = s.to_numpy()
-            if dtype.kind in "iu" and np.can_cast(dtype, limits.dtype):
-                return s.astype(target)
-            with np.errstate(invalid="ignore"):
-                bad = (values < limits.min) | (values > limits.max)
-                if dtype.kind == "f":
-                    nan = np.isnan(values)
-                    bad |= (~nan & (values != np.floor(values))) | (nan & (not nullable_target))
-            if bad.any():
-                raise _first(s, bad, self.spec.dtype)
-            return s.astype(target)
-        raise self._mismatch(s)
-
-    def _bool(self, s: Series) -> Series:
-        dtype = s.dtype
-        if pdt.is_bool_dtype(dtype) and not _is_object(dtype):
-            if isinstance(self.dtype, np.dtype) and s.isna().any():
-                raise _first(s, s.isna().to_numpy(), self.spec.dtype)
-            return s.astype(self.dtype)
-        if _is_object(dtype):
-            values = _object_values(s, lambda v: isinstance(v, bool | np.bool_), self.spec.dtype)
-            if isinstance(self.dtype, np.dtype) and any(_is_null(v) for v in values):
-                raise _first(s, np.array([_is_null(v) for v in values]), self.spec.dtype)
-            return _new(s, pd.array([None if _is_null(v) else v for v in values], dtype=self.dtype))
-        raise self._mismatch(s)
-
-    def _string(self, s: Series) -> Series:
-        dtype = s.dtype
-        if pdt.is_string_dtype(dtype) and not _is_object(dtype):
-            return s
-        if _is_object(dtype):
-            if pdt.infer_dtype(s, skipna=True) in ("string", "empty"):
-                return s
-            _object_values(s, lambda v: isinstance(v, str), self.spec.dtype)
-            return s
-        if isinstance(dtype, pd.CategoricalDtype) and pdt.infer_dtype(dtype.categories) == "string":
-            return s.astype(self.dtype)
-        raise self._mismatch(s)
-
-    def _category(self, s: Series) -> Series:
-        assert self.categories is not None
-        dtype = s.dtype
-        if isinstance(dtype, pd.CategoricalDtype):
-            codes = s.cat.codes.to_numpy()
-            known = dtype.categories.isin(self.categories)
-            bad = (codes >= 0) & ~known[np.maximum(codes, 0)]
-            if not bad.any():
-                return s.cat.set_categories(self.categories)
-        elif pdt.is_datetime64_any_dtype(dtype) or pdt.is_timedelta64_dtype(dtype):
-            raise self._mismatch(s)
-        else:
-            codes = self.categories.get_indexer(pd.Index(s))
-            bad = (codes < 0) & s.notna().to_numpy()
-            if not bad.any():
-                return _new(s, pd.Categorical.from_codes(codes, dtype=self.dtype))
-        row = int(np.flatnonzero(bad)[0])
-        raise _ColumnError(
-            f"column {s.name!r} has a category the model was not trained on: "
-            f"{_show(s.iloc[row])} at row {row} (known: {_names(self.categories.tolist(), 10)})"
-        )
-
-    def _datetime(self, s: Series) -> Series:
-        tz = getattr(self.dtype, "tz", None)
-        if pdt.is_string_dtype(s.dtype) or _is_object(s.dtype):
-            try:
-                parsed = pd.to_datetime(s, errors="coerce", format="ISO8601", utc=tz is not None)
-            except (ValueError, TypeError) as exc:
-                raise _ColumnError(f"column {s.name!r} must be {self.spec.dtype}: {exc}") from exc
-            bad = (parsed.isna() & s.notna()).to_numpy()
-            if bad.any():
-                raise _first(s, bad, self.spec.dtype)
-            s = parsed
-        if not pdt.is_datetime64_any_dtype(s.dtype):
-            raise self._mismatch(s)
-        got_tz = getattr(s.dtype, "tz", None)
-        if (tz is None) != (got_tz is None):
-            aware = "time-zone aware" if tz is not None else "time-zone naive"
-            raise _ColumnError(
-                f"column {s.name!r} must be {self.spec.dtype} ({aware}), got {s.dtype}"
-            )
-        return s.astype(self.dtype)
-
-
 # -- the signature ----------------------------------------------------------------------------
 
 
@@ -367,7 +169,7 @@ class Signature:
 
     inputs: tuple[ColumnSpec, ...]
     output: OutputSpec | None = None
-    _checks: tuple[_Check, ...] = field(init=False, repr=False, compare=False)
+    _checks: tuple[ColumnCheck, ...] = field(init=False, repr=False, compare=False)
     _names: list[str] = field(init=False, repr=False, compare=False)
     _required: list[int] = field(init=False, repr=False, compare=False)
 
@@ -375,9 +177,9 @@ class Signature:
         names = [c.name for c in self.inputs]
         if len(set(names)) != len(names):
             dupes = sorted({n for n in names if names.count(n) > 1})
-            raise InvalidValueError(f"signature has duplicate column names: {_names(dupes)}")
+            raise InvalidValueError(f"signature has duplicate column names: {names_text(dupes)}")
         object.__setattr__(self, "inputs", tuple(self.inputs))
-        object.__setattr__(self, "_checks", tuple(_Check(c) for c in self.inputs))
+        object.__setattr__(self, "_checks", tuple(ColumnCheck(c) for c in self.inputs))
         object.__setattr__(self, "_names", names)
         required = [
             i for i, c in enumerate(self._checks) if not c.spec.nullable and c.can_hold_null
@@ -395,7 +197,7 @@ class Signature:
             if spec.name == name:
                 return spec
         raise InvalidValueError(
-            f"no column {name!r} in the signature; columns: {_names(self.names)}"
+            f"no column {name!r} in the signature; columns: {names_text(self.names)}"
         )
 
     # -- JSON ---------------------------------------------------------------------------------
@@ -441,20 +243,20 @@ class Signature:
         got = list(df.columns)
         if len(set(got)) != len(got):
             dupes = sorted({c for c in got if got.count(c) > 1})
-            return df, [f"duplicate column names {_names(dupes)}"]
+            return df, [f"duplicate column names {names_text(dupes)}"]
         present = set(got)
         wanted = set(self.names)
         problems = []
         missing = [n for n in self.names if n not in present]
         if missing:
             problems.append(
-                f"missing column{'s' if len(missing) > 1 else ''} {_names(missing)} "
-                f"(the model expects {_names(self.names)})"
+                f"missing column{'s' if len(missing) > 1 else ''} {names_text(missing)} "
+                f"(the model expects {names_text(self.names)})"
             )
         extra = [c for c in got if c not in wanted]
         if extra and strict:
             problems.append(
-                f"unexpected column{'s' if len(extra) > 1 else ''} {_names(extra)} "
+                f"unexpected column{'s' if len(extra) > 1 else ''} {names_text(extra)} "
                 "(strict validation: drop them, or validate with strict=False)"
             )
         if problems:
@@ -483,7 +285,7 @@ class Signature:
                 continue
             try:
                 converted[check.name] = check.convert(df[check.name])
-            except _ColumnError as exc:
+            except ColumnError as exc:
                 problems.append(str(exc))
         if problems:
             _raise(problems)
@@ -527,28 +329,22 @@ def _infer_column(name: Any, s: Series) -> ColumnSpec:
         categories = tuple(
             _json_scalar(v, f"categories of column {name!r}") for v in dtype.categories
         )
-    elif _is_object(dtype):
+    elif is_object(dtype):
         if pdt.infer_dtype(s, skipna=True) not in ("string", "empty"):
             raise InvalidValueError(
                 f"column {name!r} has object dtype with {pdt.infer_dtype(s, skipna=True)} values; "
                 "convert it to str, category, bool or a number dtype first"
             )
         kind = "string"
-    elif pdt.is_bool_dtype(dtype):
-        kind = "bool"
-    elif pdt.is_integer_dtype(dtype):
-        kind = "int"
-    elif pdt.is_float_dtype(dtype):
-        kind = "float"
-    elif pdt.is_datetime64_any_dtype(dtype):
-        kind = "datetime"
-    elif pdt.is_string_dtype(dtype):
-        kind = "string"
     else:
-        raise InvalidValueError(
-            f"column {name!r} has dtype {dtype}, which a signature cannot describe; expected "
-            "int, float, bool, string, category or datetime"
-        )
+        kind = column_type(from_pandas(dtype))
+        # category: pandas' own only; a dtype whose name pandas cannot read back (a decimal
+        # with its precision) cannot be stored
+        if kind not in SIGNATURE_TYPES or kind == "category" or _reads_as(str(dtype)) is None:
+            raise InvalidValueError(
+                f"column {name!r} has dtype {dtype}, which a signature cannot describe; "
+                f"expected {', '.join(SIGNATURE_TYPES)}"
+            )
     # NaN is a float value: a float column may always hold it (models that cannot take
     # missing values fail on them with their own error, as they would unwrapped).
     return ColumnSpec(name, kind, str(dtype), nullable or kind == "float", categories)
@@ -602,4 +398,4 @@ def infer_signature(
     return Signature(inputs, _infer_output(model, output, input_example))
 
 
-__all__ = ["COLUMN_TYPES", "ColumnSpec", "OutputSpec", "Signature", "infer_signature"]
+__all__ = ["SIGNATURE_TYPES", "ColumnSpec", "OutputSpec", "Signature", "infer_signature"]
