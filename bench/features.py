@@ -388,10 +388,10 @@ def weekend_serve(spec: dict[str, Any]) -> None:
     """Serve ``POST /v1/features/online`` for the workspace until terminated."""
     import uvicorn
 
-    from weekend.features._http import create_features_app
+    from weekend.serving import create_app
 
     ws = _weekend(spec, fresh=False)
-    app = create_features_app(ws)
+    app = create_app(ws)
     uvicorn.run(app, host="127.0.0.1", port=spec["port"], log_level="warning", access_log=False)
 
 

@@ -25,7 +25,18 @@ from __future__ import annotations
 
 
 class WeekendError(Exception):
-    """Base class of every error weekend raises on purpose."""
+    """Base class of every error weekend raises on purpose.
+
+    ``field`` optionally names the input at fault (``"entities[3].driver_id"``), for the
+    edges (HTTP, CLI) to report beside the message.
+    """
+
+    field: str | None = None
+
+    def __init__(self, *args: object, field: str | None = None) -> None:
+        super().__init__(*args)
+        if field is not None:
+            self.field = field
 
 
 class UserInputError(WeekendError, ValueError):

@@ -30,6 +30,7 @@ from weekend.features.online import OnlineResult, OnlineStore, WriteResult
 
 Rows: TypeAlias = "list[Mapping[str, Any]] | pa.Table"
 _CREATED = "__wk_created_ns"
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def entity_rows(data: Any) -> Rows:
@@ -68,6 +69,13 @@ def _bad_key(view: str, key: str, dtype: str, value: object, row: int) -> Invali
     )
 
 
+def _out_of_range(view: str, key: str, value: object, row: int) -> InvalidValueError:
+    return InvalidValueError(
+        f"entity row {row}: key {key!r} of view {view!r} must be an integer within 64 bits "
+        f"(-2**63 to 2**63-1), got {value!r:.40}"
+    )
+
+
 def check_keys(view: FeatureView, rows: Rows) -> None:
     """Reject keys that are missing or of another type than the view's key types."""
     types = view.key_types
@@ -89,6 +97,15 @@ def check_keys(view: FeatureView, rows: Rows) -> None:
                     f"entity column {key!r} of view {view.name!r} must hold {dtype} keys, "
                     f"got {kind}"
                 )
+            if pa.types.is_uint64(rows.column(key).type) and rows.num_rows:
+                import pyarrow.compute as pc
+
+                top = pc.max(rows.column(key)).as_py()
+                if top is not None and top > _INT64_MAX:
+                    raise InvalidValueError(
+                        f"entity column {key!r} of view {view.name!r} must hold integers "
+                        f"within 64 bits (-2**63 to 2**63-1), got {top}"
+                    )
         return
     for index, row in enumerate(rows):
         for key in view.join_keys:
@@ -99,12 +116,15 @@ def check_keys(view: FeatureView, rows: Rows) -> None:
                 )
             value = row[key]
             dtype = types.get(key)
-            if dtype == "int64":
-                if type(value) is not int and (
-                    not isinstance(value, numbers.Integral) or isinstance(value, bool)
-                ):
+            if dtype == "string":
+                if not isinstance(value, str):
                     raise _bad_key(view.name, key, dtype, value, index)
-            elif dtype == "string" and not isinstance(value, str):
+            elif type(value) is int or (
+                isinstance(value, numbers.Integral) and not isinstance(value, bool)
+            ):
+                if not _INT64_MIN <= int(value) <= _INT64_MAX:  # no stored key matches it
+                    raise _out_of_range(view.name, key, value, index)
+            elif dtype == "int64":
                 raise _bad_key(view.name, key, dtype, value, index)
 
 

@@ -8,6 +8,7 @@ so a name means the same thing everywhere.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -87,9 +88,10 @@ def _refs(features: Any) -> list[str]:
         else:
             split_ref(item)
             refs.append(item)
-    if len(set(refs)) != len(refs):
-        twice = sorted({r for r in refs if refs.count(r) > 1})
-        raise InvalidValueError(f"features name {twice} more than once")
+    counts = Counter(refs)  # one pass: a list of 30k repeats must not cost 30k**2
+    if len(counts) != len(refs):
+        twice = sorted(ref for ref, count in counts.items() if count > 1)
+        raise InvalidValueError(f"features name {twice[:20]} more than once")
     return refs
 
 
@@ -135,13 +137,15 @@ def select_features(
                 f"{owners[output.column]!r} and {output.ref!r}{hint}"
             )
         owners[output.column] = output.ref
-    needed: dict[str, list[str]] = {}
+    by_view: dict[str, list[str]] = {}  # every step below is one pass over the outputs
+    for output in outputs:
+        by_view.setdefault(output.view, []).append(output.feature)
+    needed: dict[str, dict[str, None]] = {}  # ordered sets
     on_demand: list[OnDemandUse] = []
     for name, (view, version) in list(views.items()):
         if isinstance(view, OnDemandFeatureView):
             view = _with_function(view, version, functions or {})
-            wanted = tuple(o.feature for o in outputs if o.view == name)
-            on_demand.append(OnDemandUse(view, version, wanted))
+            on_demand.append(OnDemandUse(view, version, tuple(by_view.get(name, ()))))
             for source in view.source_names:
                 source_view, source_version = views.get(source) or lookup(source)
                 if not isinstance(source_view, FeatureView):
@@ -149,15 +153,9 @@ def select_features(
                         f"on-demand view {name!r} reads {source!r}, not a feature view"
                     )
                 views.setdefault(source, (source_view, source_version))
-                needed.setdefault(source, [])
-                for feature in source_view.features:
-                    if feature not in needed[source]:
-                        needed[source].append(feature)
+                needed.setdefault(source, {}).update(dict.fromkeys(source_view.features))
         else:
-            needed.setdefault(name, [])
-            for output in outputs:
-                if output.view == name and output.feature not in needed[name]:
-                    needed[name].append(output.feature)
+            needed.setdefault(name, {}).update(dict.fromkeys(by_view.get(name, ())))
     uses = []
     for name, features_of in needed.items():
         view, version = views[name]
