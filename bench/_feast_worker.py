@@ -83,6 +83,8 @@ def training(spec: dict[str, Any]) -> dict[str, Any]:
     entity_df = pq.read_table(spec["entity"]).to_pandas()
     refs = [f"{VIEW}:{f}" for f in spec["features"]]
     rss_before = _rss_mb()
+    if spec.get("started_file"):  # lets a driver that stops this process time the call
+        Path(spec["started_file"]).write_text(repr(time.time()))
     started = time.perf_counter()
     table = store.get_historical_features(entity_df=entity_df, features=refs).to_arrow()
     seconds = time.perf_counter() - started

@@ -161,13 +161,7 @@ def run_worker(
 
     The venv's ``bin`` goes first on ``PATH`` (some peers start helpers by name).
     """
-    full_env = dict(os.environ)
-    full_env.pop("PYTHONPATH", None)
-    full_env.pop("VIRTUAL_ENV", None)
-    full_env["PATH"] = f"{venv.bin}{os.pathsep}{full_env.get('PATH', '')}"
-    full_env["PYTHONHASHSEED"] = full_env.get("PYTHONHASHSEED", "0")
-    if env:
-        full_env.update(env)
+    full_env = _worker_env(venv, env)
     cmd = [str(venv.python), str(script), *args]
     try:
         out = subprocess.run(
@@ -186,13 +180,134 @@ def run_worker(
             f"worker {' '.join(cmd[1:])} in venv {venv.name} failed (exit {out.returncode}):\n"
             f"{out.stderr[-4000:]}"
         )
-    for line in reversed(out.stdout.splitlines()):
+    return _result_line(out.stdout, out.stderr, f"worker {' '.join(cmd[1:])}")
+
+
+def _worker_env(venv: Venv, env: Mapping[str, str] | None) -> dict[str, str]:
+    """The caller's environment with the venv's ``bin`` first on ``PATH``."""
+    full_env = dict(os.environ)
+    full_env.pop("PYTHONPATH", None)
+    full_env.pop("VIRTUAL_ENV", None)
+    full_env["PATH"] = f"{venv.bin}{os.pathsep}{full_env.get('PATH', '')}"
+    full_env["PYTHONHASHSEED"] = full_env.get("PYTHONHASHSEED", "0")
+    if env:
+        full_env.update(env)
+    return full_env
+
+
+def _result_line(stdout: str, stderr: str, what: str) -> Any:
+    for line in reversed(stdout.splitlines()):
         if line.startswith(RESULT_PREFIX):
             return json.loads(line[len(RESULT_PREFIX) :])
     raise PeerError(
-        f"worker {' '.join(cmd[1:])} printed no result line; stdout ends with:\n"
-        f"{out.stdout[-2000:]}\nstderr ends with:\n{out.stderr[-2000:]}"
+        f"{what} printed no result line; stdout ends with:\n"
+        f"{stdout[-2000:]}\nstderr ends with:\n{stderr[-2000:]}"
     )
+
+
+@dataclass(frozen=True)
+class Capped:
+    """How a worker run under a memory and time cap ended.
+
+    ``status`` is ``"ok"`` (``result`` holds what the worker emitted), ``"out of memory"``
+    (its resident memory passed the cap, or it failed allocating) or ``"timed out"``.
+    ``peak_rss_mb`` and ``peak_vm_mb`` are the largest resident and virtual sizes sampled
+    (process and children); ``seconds`` is the wall time until it ended or was stopped.
+    """
+
+    status: str
+    result: Any
+    seconds: float
+    peak_rss_mb: float
+    peak_vm_mb: float
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+_OOM_SIGNS = ("MemoryError", "Out of Memory", "bad_alloc", "Cannot allocate memory")
+
+
+def run_capped(
+    venv: Venv,
+    script: str | Path,
+    args: Sequence[str] = (),
+    *,
+    memory_mb: float,
+    timeout: float,
+    poll_s: float = 0.05,
+) -> Capped:
+    """:func:`run_worker` under a cap: the worker (in its own session) is killed, by its
+    process group, when the resident memory of it and its children passes ``memory_mb``
+    or when it runs longer than ``timeout`` seconds; either is reported, not raised.
+
+    The cap is on resident memory, sampled from ``/proc`` every ``poll_s`` seconds, not an
+    ``RLIMIT_AS``: DuckDB and Arrow reserve far more address space than they touch, so an
+    address-space limit fails runs that fit in memory (``peak_vm_mb`` shows by how much).
+    Any other failure raises :class:`PeerError`, as :func:`run_worker` does.
+    """
+    import signal
+    import tempfile
+
+    full_env = _worker_env(venv, None)
+    cmd = [str(venv.python), str(script), *args]
+    what = f"worker {' '.join(cmd[1:])[:300]}"
+    peak_rss = peak_vm = 0.0
+    status = "ok"
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=full_env, start_new_session=True)
+        while proc.poll() is None:
+            rss, vm = _tree_memory_mb(proc.pid)
+            peak_rss, peak_vm = max(peak_rss, rss), max(peak_vm, vm)
+            elapsed = time.perf_counter() - started
+            if rss > memory_mb or elapsed > timeout:
+                status = "out of memory" if rss > memory_mb else "timed out"
+                os.killpg(proc.pid, signal.SIGKILL)  # the session this call started
+                proc.wait()
+                break
+            time.sleep(poll_s)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode(errors="replace")
+        stderr = err.read().decode(errors="replace")
+    if status == "out of memory":
+        detail = f"resident memory passed the {memory_mb:,.0f} MB cap after {seconds:.0f} s"
+        return Capped(status, None, seconds, peak_rss, peak_vm, detail)
+    if status == "timed out":
+        detail = f"stopped after {timeout:,.0f} s"
+        return Capped(status, None, seconds, peak_rss, peak_vm, detail)
+    if proc.returncode != 0:
+        if any(sign in stderr for sign in _OOM_SIGNS) or proc.returncode == -signal.SIGKILL:
+            lines = [line for line in stderr.splitlines() if line.strip()]
+            detail = f"failed allocating after {seconds:.0f} s: {lines[-1] if lines else ''}"
+            return Capped("out of memory", None, seconds, peak_rss, peak_vm, detail[:500])
+        raise PeerError(
+            f"{what} in venv {venv.name} failed (exit {proc.returncode}):\n{stderr[-4000:]}"
+        )
+    return Capped("ok", _result_line(stdout, stderr, what), seconds, peak_rss, peak_vm)
+
+
+def _tree_memory_mb(pid: int) -> tuple[float, float]:
+    """Resident and virtual size (MB) of ``pid`` and its descendants, from ``/proc``."""
+    rss = vm = 0.0
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    rss += int(line.split()[1]) / 1024
+                elif line.startswith("VmSize:"):
+                    vm += int(line.split()[1]) / 1024
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, ValueError):
+            continue  # it ended between two reads
+    return rss, vm
 
 
 def emit(result: Any) -> None:

@@ -1,23 +1,22 @@
 """W4 — feature store: weekend against the raw DuckDB lower bound and against Feast.
 
-    .venv/bin/python bench/features.py               # full: both sizes, 3 reps, ~10 min
+    .venv/bin/python bench/features.py               # full: three shapes, 3 reps, ~45 min
     .venv/bin/python bench/features.py --quick       # 1M x 100k only, 1 rep, short HTTP runs
     .venv/bin/python bench/features.py --reps 5 --json bench/results/features.json
     .venv/bin/python bench/features.py --skip-feast  # weekend and the lower bound only
+    .venv/bin/python bench/features.py --shapes dense --training-only   # the dense shape alone
 
 Seeded data (numpy), written once to ``bench/.data/features/`` as Parquet and shared by every
 side: a feature table (entity_id, event_ts, created_ts, f0..f9 float64) over 90 days that end
 at the anchor (default: today, 00:00 UTC, so that online reads at the real "now" fall within
-the 30-day ttl), with 5% of rows tied on event time with another row of their entity
-(the later created time must win); and an entity frame (rid, entity_id, event_timestamp) with
-1% unknown entities, 2% rows exactly on an event time and 1% exactly on the ttl edge.
+the 30-day ttl), with 5% (dense: 1%) of rows tied on event time with another row of their
+entity (the later created time must win); and an entity frame (rid, entity_id,
+event_timestamp) with 1% unknown entities, 2% rows exactly on an event time and 1% exactly on
+the ttl edge.
 
-1. Training sets (ttl 30 days), each side in a fresh process, interleaved, medians of
-   ``--reps``: ``ws.features.training_set(..., output="arrow")``; a hand-written DuckDB
-   ``ASOF JOIN`` with the same semantics (the lower bound); for reference, the same result
-   from a DuckDB hash join within the ttl + ``row_number()``; Feast's DuckDB offline store,
-   ``get_historical_features(...).to_arrow()``. Peak RSS of each process. Every row of
-   weekend's result is compared with the lower bound's and Feast's.
+1. Training sets (ttl 30 days) at three shapes, sparse 1M x 100k and 10M x 1M, dense 10M x 1M
+   over 10k entities: ``bench/_w4_training.py`` (weekend, the DuckDB ``ASOF JOIN`` lower
+   bound, a hash-join reference, Feast's DuckDB offline store under a memory and time cap).
 2. Materialization into SQLite, entities/s: ``ws.features.materialize`` against Feast's
    ``materialize`` into its SQLite online store, on the same rows (a subset of entities at
    10M x 1M: Feast writes about 5k entities/s). weekend into Redis is reported too.
@@ -38,7 +37,6 @@ import math
 import platform
 import random
 import re
-import resource
 import shutil
 import sqlite3
 import subprocess
@@ -51,264 +49,39 @@ from typing import Any
 
 import _peer
 import _stats
+import _w4_training
+from _w4_training import (
+    DAY_S,
+    FEATURES,
+    KEY,
+    REFS,
+    ROOT,
+    SCRIPT,
+    SIZES,
+    VIEW,
+    fmt_s,
+    fresh_dir,
+    med,
+    plural,
+    rss_mb,
+    run_feast,
+    run_project,
+    say,
+    weekend_workspace,
+)
 
-FEATURES = [f"f{i}" for i in range(10)]
-VIEW = "fv"
-KEY = "entity_id"
-REFS = [f"{VIEW}:{f}" for f in FEATURES]
-TTL_DAYS = 30
-WINDOW_DAYS = 90
-DAY_S = 86_400
-TIE_SHARE = 0.05
-CREATED_DELAY_US = 6 * 3600 * 1_000_000
-DATA_VERSION = 1
-SIZES = {
-    "small": {"label": "1M x 100k", "rows": 1_000_000, "entities": 100_000, "entity_rows": 100_000},
-    "large": {
-        "label": "10M x 1M",
-        "rows": 10_000_000,
-        "entities": 1_000_000,
-        "entity_rows": 1_000_000,
-    },
-}
 TARGETS = {
-    "lower": 0.667,  # lower-bound time / weekend time: weekend within 1.5x
-    "feast_time": 10.0,  # at 10M x 1M
-    "feast_mem": 3.0,  # at 10M x 1M
     "materialize": 10.0,
     "online_1": 1.0,
     "online_100": 5.0,
     "http_p50_s": 0.001,
 }
 FEAST_REQUIREMENTS = ["feast[duckdb]"]
-FEAST_SCRIPT = Path(__file__).resolve().with_name("_feast_worker.py")
-SCRIPT = Path(__file__).resolve()
-ROOT = _peer.DATA_DIR / "features"
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-# -- the seeded data ------------------------------------------------------------------------
-def make_data(spec: dict[str, Any]) -> dict[str, Any]:
-    """Write features.parquet, entities.parquet (and mat.parquet, a subset of entities)."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    rng = np.random.default_rng(spec["seed"])
-    n, n_ent, m = spec["rows"], spec["entities"], spec["entity_rows"]
-    start_us = spec["start_s"] * 1_000_000
-    window = WINDOW_DAYS * DAY_S
-    ent = rng.integers(0, n_ent, n)
-    ev = rng.integers(0, window, n)  # seconds after the start of the window
-    order = np.argsort(ent, kind="stable")
-    same_ent, sorted_ev = ent[order], ev[order]
-    tie = np.flatnonzero((same_ent[1:] == same_ent[:-1]) & (rng.random(n - 1) < TIE_SHARE)) + 1
-    sorted_ev[tie] = sorted_ev[tie - 1]  # a tie on event time: the later created time wins
-    ev[order] = sorted_ev
-    created = ev * 1_000_000 + rng.integers(0, CREATED_DELAY_US, n)
-    by_time = np.argsort(ev, kind="stable")  # the table is appended in event-time order
-    stamp = pa.timestamp("us", tz="UTC")
-    columns: dict[str, Any] = {
-        KEY: pa.array(ent[by_time]),
-        "event_ts": pa.array(start_us + ev[by_time] * 1_000_000).cast(stamp),
-        "created_ts": pa.array(start_us + created[by_time]).cast(stamp),
-    }
-    for name in FEATURES:
-        columns[name] = pa.array(rng.random(n)[by_time])
-    table = pa.table(columns)
-    folder = Path(spec["folder"])
-    pq.write_table(table, folder / "features.parquet", row_group_size=250_000)
-    mat_entities = spec["mat_entities"]
-    if mat_entities < n_ent:
-        import pyarrow.compute as pc
-
-        subset = table.filter(pc.less(table[KEY], mat_entities))
-        pq.write_table(subset, folder / "mat.parquet", row_group_size=250_000)
-    del table, columns
-
-    kind = rng.random(m)
-    entity = rng.integers(0, n_ent, m)
-    when = rng.integers(0, window, m)
-    unknown = kind < 0.01
-    entity[unknown] = n_ent + rng.integers(0, max(1, n_ent // 100), int(unknown.sum()))
-    for low, high, shift in ((0.01, 0.03, 0), (0.03, 0.04, TTL_DAYS * DAY_S)):
-        pick = (kind >= low) & (kind < high)
-        rows = rng.integers(0, n, int(pick.sum()))
-        entity[pick] = ent[rows]
-        when[pick] = ev[rows] + shift  # exactly on an event time, or exactly on the ttl edge
-    frame = pa.table(
-        {
-            "rid": pa.array(np.arange(m, dtype=np.int64)),
-            KEY: pa.array(entity),
-            "event_timestamp": pa.array(start_us + when * 1_000_000).cast(stamp),
-        }
-    )
-    pq.write_table(frame, folder / "entities.parquet", row_group_size=250_000)
-    return {
-        "rows": n,
-        "entities_with_rows": int(np.unique(ent).size),
-        "tied_rows": int(tie.size),
-        "entity_rows": m,
-        "unknown_entity_rows": int(unknown.sum()),
-    }
-
-
-def ensure_data(args: argparse.Namespace, size: str, venv: _peer.Venv) -> dict[str, Any]:
-    info = dict(SIZES[size], size=size)
-    anchor = args.anchor
-    tag = f"{size}-s{args.seed}-{anchor:%Y%m%d}-m{args.mat_entities[size]}-v{DATA_VERSION}"
-    folder = ROOT / "data" / tag
-    marker = folder / "done.json"
-    info.update(
-        folder=str(folder),
-        features=str(folder / "features.parquet"),
-        entity=str(folder / "entities.parquet"),
-        mat=str(
-            folder
-            / ("mat.parquet" if args.mat_entities[size] < info["entities"] else "features.parquet")
-        ),
-        mat_entities=min(args.mat_entities[size], info["entities"]),
-        start_s=int(anchor.timestamp()) - WINDOW_DAYS * DAY_S,
-        end_s=int(anchor.timestamp()),
-    )
-    if marker.exists():
-        info["stats"] = json.loads(marker.read_text())
-        return info
-    for stale in (ROOT / "data").glob(f"{size}-*"):
-        shutil.rmtree(stale, ignore_errors=True)  # old seeds or anchors: large files
-    folder.mkdir(parents=True, exist_ok=True)
-    say(f"[data] writing {info['label']} (seed {args.seed}, anchor {anchor:%Y-%m-%d}) ...")
-    started = time.perf_counter()
-    spec = {
-        k: info[k] for k in ("rows", "entities", "entity_rows", "folder", "start_s", "mat_entities")
-    }
-    spec["seed"] = args.seed + (0 if size == "small" else 1)
-    stats = _peer.run_worker(venv, SCRIPT, ["--worker", "make-data", "--spec", json.dumps(spec)])
-    marker.write_text(json.dumps(stats))
-    say(f"[data] {info['label']} ready in {time.perf_counter() - started:.0f} s: {stats}")
-    info["stats"] = stats
-    return info
-
-
-# -- the lower bound: a hand-written DuckDB ASOF JOIN (project venv) -----------------------
-_SHIFT = 2**64  # (event, created) packed into one HUGEINT: event * 2**64 + created
-
-
-def lower_bound_sql(source: str) -> str:
-    """ASOF JOIN on one composite key ``event_us * 2**64 + created_us``: the latest event
-    <= t, ties to the latest created, with no separate de-duplication pass; then the ttl;
-    every entity row, in order. (Exact for this data: created times are after 1970 and
-    distinct per (entity, event); a QUALIFY pass before a plain ASOF JOIN is twice as slow.)"""
-    fresh = ", ".join(f"CASE WHEN fresh THEN {f} END AS {f}" for f in FEATURES)
-    values = ", ".join(f"l.{f}" for f in FEATURES)
-    return (
-        f"WITH l AS (SELECT {KEY}, event_ts, CAST(epoch_us(event_ts) AS HUGEINT) * {_SHIFT} "
-        f"+ epoch_us(created_ts) AS k, {', '.join(FEATURES)} FROM read_parquet('{source}')), "
-        f"e AS (SELECT rid, {KEY}, event_timestamp, CAST(epoch_us(event_timestamp) AS HUGEINT) "
-        f"* {_SHIFT} + {2**63} AS k FROM entity_rows), "
-        f"j AS (SELECT e.rid, e.{KEY}, e.event_timestamp, "
-        f"l.event_ts >= e.event_timestamp - INTERVAL {TTL_DAYS} DAY AS fresh, {values} "
-        f"FROM e ASOF LEFT JOIN l ON e.{KEY} = l.{KEY} AND e.k >= l.k) "
-        f"SELECT rid, {KEY}, event_timestamp, {fresh} FROM j ORDER BY rid"
-    )
-
-
-def window_sql(source: str) -> str:
-    """The other plan, for reference: a hash join on the key within the ttl window, then
-    the best row per entity row (``row_number`` by event, created). Fast when an entity row
-    has few candidate rows, quadratic when it has many (a long or no ttl)."""
-    values = ", ".join(f"l.{f}" for f in FEATURES)
-    picked = ", ".join(f"m.{f}" for f in FEATURES)
-    return (
-        f"WITH m AS (SELECT e.rid, {values} FROM entity_rows AS e "
-        f"JOIN read_parquet('{source}') AS l ON e.{KEY} = l.{KEY} "
-        "AND l.event_ts <= e.event_timestamp "
-        f"AND l.event_ts >= e.event_timestamp - INTERVAL {TTL_DAYS} DAY "
-        "QUALIFY row_number() OVER (PARTITION BY e.rid "
-        "ORDER BY l.event_ts DESC, l.created_ts DESC) = 1) "
-        f"SELECT e.rid, e.{KEY}, e.event_timestamp, {picked} "
-        "FROM entity_rows AS e LEFT JOIN m ON e.rid = m.rid ORDER BY e.rid"
-    )
-
-
-def _finish_training(table: Any, spec: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """Peak RSS first, then the untimed checks and the result file for the comparison."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    rss = rss_mb()
-    rows = table.num_rows
-    expected = pa.array(range(rows), pa.int64())
-    in_order = bool(pc.all(pc.equal(table["rid"], expected)).as_py()) if rows else True
-    pq.write_table(table.select(["rid", *FEATURES]), spec["out"])
-    return {"rss_mb": rss, "rows": rows, "in_order": in_order, **extra}
-
-
-def lower_bound(spec: dict[str, Any]) -> dict[str, Any]:
-    import duckdb
-    import pyarrow.parquet as pq
-
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    entity = pq.read_table(spec["entity"])
-    con.register("entity_rows", entity)
-    rss_before = rss_mb()
-    started = time.perf_counter()
-    sql = (window_sql if spec["plan"] == "window" else lower_bound_sql)(spec["source"])
-    table = con.sql(sql).to_arrow_table()
-    seconds = time.perf_counter() - started
-    return _finish_training(table, spec, {"seconds": seconds, "rss_before_mb": rss_before})
 
 
 # -- weekend workers (project venv) --------------------------------------------------------
-def _weekend(spec: dict[str, Any], *, fresh: bool) -> Any:
-    """The workspace of ``spec['root']``: made, configured and applied when ``fresh``."""
-    import weekend as wk
-
-    root = Path(spec["root"])
-    if not fresh:
-        return wk.open(root)
-    root.mkdir(parents=True, exist_ok=True)
-    url = spec.get("online_url") or "sqlite:///.weekend/online.db"
-    prefix = spec.get("key_prefix") or "weekend"
-    (root / "weekend.toml").write_text(f'[online_store]\nurl = "{url}"\nkey_prefix = "{prefix}"\n')
-    ws = wk.init(root)
-    entity = wk.Entity("entity", join_keys=[KEY])
-    view = wk.FeatureView(
-        VIEW,
-        entities=[entity],
-        source=spec["source"],
-        timestamp_field="event_ts",
-        created_timestamp_field="created_ts",
-        features=dict.fromkeys(FEATURES, "float64"),
-        ttl=f"{TTL_DAYS}d",
-    )
-    ws.features.apply([entity, view])
-    return ws
-
-
-def weekend_training(spec: dict[str, Any]) -> dict[str, Any]:
-    import pyarrow.parquet as pq
-
-    ws = _weekend(spec, fresh=True)
-    entity = pq.read_table(spec["entity"])
-    rss_before = rss_mb()
-    started = time.perf_counter()
-    table = ws.features.training_set(entity, REFS, output="arrow")
-    seconds = time.perf_counter() - started
-    return _finish_training(table, spec, {"seconds": seconds, "rss_before_mb": rss_before})
-
-
 def weekend_materialize(spec: dict[str, Any]) -> dict[str, Any]:
-    ws = _weekend(spec, fresh=True)
+    ws = weekend_workspace(spec, fresh=True)
     start = datetime.fromtimestamp(spec["start_s"], UTC)
     end = datetime.fromtimestamp(spec["end_s"], UTC)
     marks: list[float] = []
@@ -339,7 +112,7 @@ def weekend_materialize(spec: dict[str, Any]) -> dict[str, Any]:
 
 def weekend_online(spec: dict[str, Any]) -> dict[str, Any]:
     """The same call sequence as Feast's worker: same seed, same batches."""
-    ws = _weekend(spec, fresh=False)
+    ws = weekend_workspace(spec, fresh=False)
     store = ws.features
     rng = random.Random(spec["seed"])
     ids: list[int] = spec["ids"]
@@ -390,15 +163,13 @@ def weekend_serve(spec: dict[str, Any]) -> None:
 
     from weekend.serving import create_app
 
-    ws = _weekend(spec, fresh=False)
+    ws = weekend_workspace(spec, fresh=False)
     app = create_app(ws)
     uvicorn.run(app, host="127.0.0.1", port=spec["port"], log_level="warning", access_log=False)
 
 
 WORKERS = {
-    "make-data": make_data,
-    "lower-bound": lower_bound,
-    "weekend-training": weekend_training,
+    **_w4_training.WORKERS,
     "weekend-materialize": weekend_materialize,
     "weekend-online": weekend_online,
     "weekend-cleanup": weekend_cleanup,
@@ -537,93 +308,6 @@ def wrk(server: Server, ids: list[int], connections: int, seconds: int) -> dict[
 
 
 # -- the driver: phases ---------------------------------------------------------------------
-def fresh_dir(path: Path) -> Path:
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
-    return path
-
-
-def run_project(venv: _peer.Venv, name: str, spec: dict[str, Any], timeout: float) -> Any:
-    args = ["--worker", name, "--spec", json.dumps(spec)]
-    return _peer.run_worker(venv, SCRIPT, args, timeout=timeout)
-
-
-def run_feast(venv: _peer.Venv, name: str, spec: dict[str, Any], timeout: float) -> Any:
-    spec = {**spec, "features": FEATURES, "ttl_days": TTL_DAYS}
-    return _peer.run_worker(venv, FEAST_SCRIPT, [name, json.dumps(spec)], timeout=timeout)
-
-
-def compare(a: Path, b: Path) -> dict[str, int]:
-    """Entity rows (by rid) on which two training sets disagree: missing on either side,
-    duplicated, or with other feature values (null equals null)."""
-    import duckdb
-
-    values = ", ".join(FEATURES)
-    side = "SELECT rid, list(row({v})) AS v FROM read_parquet('{p}') GROUP BY rid"
-    sql = (
-        f"WITH a AS ({side.format(v=values, p=a)}), b AS ({side.format(v=values, p=b)}) "
-        "SELECT count(*) FILTER (WHERE b.rid IS NULL), count(*) FILTER (WHERE a.rid IS NULL), "
-        "count(*) FILTER (WHERE a.rid IS NOT NULL AND b.rid IS NOT NULL "
-        "AND a.v IS DISTINCT FROM b.v) FROM a FULL OUTER JOIN b ON a.rid = b.rid"
-    )
-    with duckdb.connect() as con:
-        only_a, only_b, differ = con.sql(sql).fetchall()[0]
-    return {
-        "only_first": int(only_a),
-        "only_second": int(only_b),
-        "different": int(differ),
-        "disagreeing": int(only_a + only_b + differ),
-    }
-
-
-def result_stats(path: Path) -> dict[str, int]:
-    import duckdb
-
-    sql = (
-        "SELECT count(*), count(DISTINCT rid), count(*) FILTER (WHERE "
-        + " AND ".join(f"{f} IS NULL" for f in FEATURES)
-        + f") FROM read_parquet('{path}')"
-    )
-    with duckdb.connect() as con:
-        rows, distinct, empty = con.sql(sql).fetchall()[0]
-    return {"rows": int(rows), "distinct_rids": int(distinct), "no_value_rows": int(empty)}
-
-
-def phase_training(
-    args: argparse.Namespace, size: str, info: dict[str, Any], venvs: dict[str, _peer.Venv]
-) -> dict[str, Any]:
-    folder = fresh_dir(ROOT / "runs" / f"training-{size}")
-    sides = ["lower", "window", "weekend"] + ([] if args.skip_feast else ["feast"])
-    raw: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
-    base = {"source": info["features"], "entity": info["entity"]}
-    for rep in range(args.reps):
-        for side in sides:
-            out = folder / f"{side}.parquet"
-            spec = {**base, "out": str(out)}
-            say(f"[training {info['label']}] rep {rep + 1}/{args.reps}: {side} ...")
-            if side in ("lower", "window"):
-                spec["plan"] = "window" if side == "window" else "asof"
-                result = run_project(venvs["project"], "lower-bound", spec, 3600)
-            elif side == "weekend":
-                spec["root"] = str(fresh_dir(folder / "weekend-ws"))
-                result = run_project(venvs["project"], "weekend-training", spec, 3600)
-            else:
-                spec["repo"] = str(fresh_dir(folder / "feast-repo"))
-                result = run_feast(venvs["feast"], "training", spec, 3600)
-            say(f"    {result['seconds']:.2f} s, peak RSS {result['rss_mb']:,.0f} MB")
-            raw[side].append(result)
-    checks: dict[str, Any] = {side: result_stats(folder / f"{side}.parquet") for side in sides}
-    checks["weekend_vs_lower"] = compare(folder / "weekend.parquet", folder / "lower.parquet")
-    checks["window_vs_lower"] = compare(folder / "window.parquet", folder / "lower.parquet")
-    if "feast" in sides:
-        checks["weekend_vs_feast"] = compare(folder / "weekend.parquet", folder / "feast.parquet")
-        checks["lower_vs_feast"] = compare(folder / "lower.parquet", folder / "feast.parquet")
-    if not args.keep:
-        shutil.rmtree(folder, ignore_errors=True)
-    return {"raw": raw, "checks": checks}
-
-
 def redis_reachable() -> str | None:
     """None when Redis answers on 127.0.0.1:6379, else the reason."""
     import socket
@@ -784,93 +468,6 @@ def phase_http(
 
 
 # -- the driver: summaries and tables ---------------------------------------------------------
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
-def med(rows: list[dict[str, Any]], key: str) -> float:
-    return _stats.median([row[key] for row in rows]) if rows else math.nan
-
-
-def fmt_s(value: float) -> str:
-    return "n/a" if math.isnan(value) else f"{value:.2f} s"
-
-
-def fmt_mb(value: float) -> str:
-    return "n/a" if math.isnan(value) else f"{value:,.0f} MB"
-
-
-REFERENCES = {
-    "lower": "DuckDB ASOF lower bound",
-    "window": "DuckDB hash join + window",
-    "feast": "Feast, DuckDB store",
-}
-
-
-def print_training(size: str, result: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
-    raw, checks = result["raw"], result["checks"]
-    big = size == "large"
-    s = {
-        side: {"seconds": med(r, "seconds"), "rss_mb": med(r, "rss_mb")} for side, r in raw.items()
-    }
-    w = s["weekend"]
-    targets = {
-        ("lower", "seconds"): TARGETS["lower"],
-        ("feast", "seconds"): TARGETS["feast_time"] if big else None,
-        ("feast", "rss_mb"): TARGETS["feast_mem"] if big else None,
-    }
-    rows = []
-    for side, name in REFERENCES.items():
-        if side not in s:
-            continue
-        for key, what, fmt in (("seconds", "time", fmt_s), ("rss_mb", "peak RSS", fmt_mb)):
-            rows.append(
-                _stats.Row(
-                    f"{what} vs {name}",
-                    fmt(w[key]),
-                    fmt(s[side][key]),
-                    _stats.ratio(w[key], s[side][key], higher_is_better=False),
-                    targets.get((side, key)),
-                )
-            )
-    print()
-    print(
-        f"1. Training set {SIZES[size]['label']}, ttl {TTL_DAYS} d "
-        f"({plural(args.reps, 'rep')}, medians; "
-        "a fresh process each; ratio = their time / ours: within 1.5x of the lower bound = 0.667x)"
-    )
-    print(_stats.comparison_table(rows, "weekend", "reference"))
-    parts = []
-    for side, name in (("weekend", "weekend"), *REFERENCES.items()):
-        if side in checks:
-            c = checks[side]
-            order = ""
-            if raw[side][-1].get("in_order") is not None:
-                order = ", in order" if raw[side][-1]["in_order"] else ", NOT in order"
-            parts.append(
-                f"  {name}: {c['rows']:,} rows ({c['distinct_rids']:,} distinct{order}; "
-                f"{c['no_value_rows']:,} without a value)"
-            )
-    print("rows:\n" + "\n".join(parts))
-    for key, name in (
-        ("weekend_vs_lower", "weekend vs lower bound"),
-        ("weekend_vs_feast", "weekend vs Feast"),
-        ("lower_vs_feast", "lower bound vs Feast"),
-        ("window_vs_lower", "hash join + window vs lower bound"),
-    ):
-        if key in checks:
-            c = checks[key]
-            print(
-                f"disagreeing entity rows, {name}: {c['disagreeing']:,} (missing on the "
-                f"second side {c['only_first']:,}, on the first {c['only_second']:,}, "
-                f"other values {c['different']:,})"
-            )
-    return {
-        "seconds": {k: v["seconds"] for k, v in s.items()},
-        "rss_mb": {k: v["rss_mb"] for k, v in s.items()},
-    }
-
-
 def _pcts(rows: list[dict[str, Any]], size: str) -> tuple[float, float]:
     """Median over repetitions of each repetition's p50 and p99."""
     p50 = [_stats.percentile(r["latency_s"][size], 50) for r in rows]
@@ -1109,6 +706,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--http-requests", type=int, help="sequential requests (default 3000)")
     p.add_argument("--http-seconds", type=int, help="seconds per wrk run (default 5, quick 3)")
     p.add_argument("--anchor", help="the data's last day, YYYY-MM-DD (default: today, UTC)")
+    p.add_argument(
+        "--training-only",
+        action="store_true",
+        help="training sets only (no materialization, online reads or HTTP)",
+    )
+    _w4_training.add_options(p)
     args = p.parse_args(argv)
     args.reps = args.reps or (1 if args.quick else 3)
     args.online_calls = args.online_calls or (500 if args.quick else 2000)
@@ -1117,7 +720,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     today = datetime.now(UTC).date()
     day = datetime.strptime(args.anchor, "%Y-%m-%d").date() if args.anchor else today
     args.anchor = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    args.sizes = ["small"] if args.quick else ["small", "large"]
+    args.sizes = _w4_training.parse_shapes(args.shapes, args.quick)
     # materialization: all of the small table in quick runs, else a subset of the large one
     args.mat_size = "small" if args.quick else "large"
     args.mat_entities = {"small": SIZES["small"]["entities"], "large": args.mat_entities}
@@ -1139,13 +742,16 @@ def main(argv: list[str]) -> int:
         feast_version = venvs["feast"].version_of("feast") or "?"
     weekend_version = venvs["project"].version_of("weekend") or "?"
     ROOT.mkdir(parents=True, exist_ok=True)
+    ensure_data = _w4_training.ensure_data
     data = {size: ensure_data(args, size, venvs["project"]) for size in args.sizes}
-    if args.mat_size not in data:
+    if args.mat_size not in data and not args.training_only:
         data[args.mat_size] = ensure_data(args, args.mat_size, venvs["project"])
 
-    training = {size: phase_training(args, size, data[size], venvs) for size in args.sizes}
-    online = phase_online(args, data[args.mat_size], venvs)
-    http = None if args.no_http else phase_http(args, online, venvs)
+    training = {
+        size: _w4_training.phase_training(args, size, data[size], venvs) for size in args.sizes
+    }
+    online = None if args.training_only else phase_online(args, data[args.mat_size], venvs)
+    http = None if args.no_http or online is None else phase_http(args, online, venvs)
     if not args.keep:
         shutil.rmtree(ROOT / "runs", ignore_errors=True)  # the stores; the data is kept
 
@@ -1156,20 +762,22 @@ def main(argv: list[str]) -> int:
     )
     print(
         f"Python {platform.python_version()}, seed {args.seed}, data anchored at "
-        f"{args.anchor:%Y-%m-%d} 00:00 UTC (90 days before it), 10 float64 features, "
-        f"{TIE_SHARE:.0%} event-time ties"
+        f"{args.anchor:%Y-%m-%d} 00:00 UTC (features over the 90 days before it), "
+        "10 float64 features"
     )
     for info in data.values():
         st = info["stats"]
         print(
             f"data {info['label']}: {st['rows']:,} feature rows over "
             f"{st['entities_with_rows']:,} entities ({st['tied_rows']:,} tied on event time), "
-            f"{st['entity_rows']:,} entity rows ({st['unknown_entity_rows']:,} unknown entities)"
+            f"{st['entity_rows']:,} entity rows over {info['entity_days']} days "
+            f"({st['unknown_entity_rows']:,} unknown entities)"
         )
     summary: dict[str, Any] = {"training": {}}
     for size in args.sizes:
-        summary["training"][size] = print_training(size, training[size], args)
-    summary["online"] = print_online(online, data[args.mat_size], args)
+        summary["training"][size] = _w4_training.print_training(size, training[size], args)
+    if online is not None:
+        summary["online"] = print_online(online, data[args.mat_size], args)
     if http is not None:
         summary["http"] = print_http(http, args)
     print(f"\n(total {time.perf_counter() - started:.0f} s)")
@@ -1182,7 +790,7 @@ def main(argv: list[str]) -> int:
             "data": data,
             "summary": summary,
             "training": training,
-            "online": {k: v for k, v in online.items() if k != "ids"},
+            "online": {k: v for k, v in (online or {}).items() if k != "ids"},
             "http": http,
         },
         "w4",
