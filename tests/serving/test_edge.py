@@ -282,7 +282,9 @@ def test_a_client_gone_mid_body_logs_no_traceback(
 
 
 # -- the work pool ------------------------------------------------------------------------------
-def test_a_full_pool_answers_503_with_retry_after(local_served: Workspace) -> None:
+@pytest.fixture
+def held_pool() -> Iterator[tuple[threading.Event, threading.Event, Route]]:
+    """A route whose request holds a worker until released: (started, release, route)."""
     started, release = threading.Event(), threading.Event()
 
     def hold() -> str:
@@ -293,19 +295,37 @@ def test_a_full_pool_answers_503_with_retry_after(local_served: Workspace) -> No
     async def slow(request: Request) -> Response:
         return JSONResponse(await _edge_of(request).pool.run(hold))
 
-    app = create_app(local_served, threads=1, queue=0, routes=[Route("/slow", slow)])
+    yield started, release, Route("/slow", slow)
+    release.set()
+
+
+@pytest.mark.parametrize("inline_bytes", [0, 1024])
+def test_a_full_pool_answers_503_with_retry_after(
+    local_served: Workspace,
+    held_pool: tuple[threading.Event, threading.Event, Route],
+    inline_bytes: int,
+) -> None:
+    """Feature requests run in the pool, but for a small body on local stores (SQLite
+    catalog and online store) when ``inline_bytes`` allows it."""
+    started, release, route = held_pool
+    app = create_app(local_served, threads=1, queue=0, inline_bytes=inline_bytes, routes=[route])
+    big = {**TRIPS, "entities": [{"driver_id": 1, "pad": "x" * 2000}]}
     with TestClient(app) as client:
         results: list[int] = []
         worker = threading.Thread(target=lambda: results.append(client.get("/slow").status_code))
         worker.start()
         assert started.wait(60)
-        busy = client.post(ONLINE, json=TRIPS)  # the features route runs in the same pool
+        small = client.post(ONLINE, json=TRIPS)
+        large = client.post(ONLINE, json=big)
         release.set()
         worker.join(60)
-        after = client.post(ONLINE, json=TRIPS)
-    assert busy.status_code == 503
-    assert busy.headers["retry-after"] == "1"
-    assert error_of(busy.json())["type"] == "ServiceBusyError"
+        after = client.post(ONLINE, json=big)
+    assert small.status_code == (503 if inline_bytes == 0 else 200)
+    assert large.status_code == 503
+    assert large.headers["retry-after"] == "1"
+    error = error_of(large.json())
+    assert error["type"] == "ServiceBusyError"
+    assert "1 workers are running and 0 requests are waiting" in error["message"]
     assert results == [200]
     assert after.status_code == 200
 
@@ -343,6 +363,7 @@ def test_the_pool_admits_threads_plus_queue_tasks() -> None:
         ({"threads": 0}, "threads must be an integer >= 1, got 0"),
         ({"queue": -1}, "queue must be an integer >= 0"),
         ({"threads": 2.0}, "threads must be an integer"),
+        ({"retry_after": 0}, "retry_after must be an integer >= 1"),
     ],
 )
 def test_pool_arguments_are_checked(kwargs: dict[str, Any], message: str) -> None:
@@ -351,5 +372,18 @@ def test_pool_arguments_are_checked(kwargs: dict[str, Any], message: str) -> Non
 
 
 def test_create_app_checks_the_body_limit(local_ws: Workspace) -> None:
-    with pytest.raises(InvalidValueError, match="max_body_bytes must be a positive integer"):
+    with pytest.raises(InvalidValueError, match="max_body_bytes must be an integer >= 1, got 0"):
         create_app(local_ws, max_body_bytes=0)
+    with pytest.raises(InvalidValueError, match="inline_bytes must be an integer >= 0, got -1"):
+        create_app(local_ws, inline_bytes=-1)
+
+
+def test_the_public_names_are_complete() -> None:
+    """``weekend.serving.__all__`` lists every public name once (ruff's RUF022 sorts it)."""
+    import weekend.serving as serving
+
+    assert len(serving.__all__) == len(set(serving.__all__))
+    modules = (type(serving), type(annotations))
+    public = {n for n, v in vars(serving).items() if not n.startswith("_")}
+    public -= {n for n, v in vars(serving).items() if isinstance(v, modules)}
+    assert public == set(serving.__all__)

@@ -10,7 +10,7 @@ See ``docs/serving.md``.
 
 from __future__ import annotations
 
-from weekend.serving._app import MAX_BODY_BYTES, Edge, create_app
+from weekend.serving._app import INLINE_BYTES, MAX_BODY_BYTES, Edge, create_app
 from weekend.serving._errors import (
     ERROR_STATUS,
     MalformedRequestError,
@@ -27,6 +27,7 @@ from weekend.serving._pool import WorkPool
 
 __all__ = [
     "ERROR_STATUS",
+    "INLINE_BYTES",
     "MAX_BODY_BYTES",
     "MAX_ENTITIES",
     "MAX_FEATURES",

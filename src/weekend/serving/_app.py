@@ -30,14 +30,20 @@ if TYPE_CHECKING:
     from weekend.workspace import Workspace
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
+INLINE_BYTES = 1024
 
 
 @dataclass(frozen=True)
 class Edge:
-    """What every route module of an app shares: its work pool and its body limit."""
+    """What every route module of an app shares: its work pool and its limits.
+
+    ``inline_bytes``: a route may answer a request whose body is at most this size on the
+    event loop when its work is local and bounded (0: every request goes to the pool).
+    """
 
     pool: WorkPool
     max_body_bytes: int
+    inline_bytes: int = 0
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -51,21 +57,23 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     threads: int = 4,
     queue: int = 64,
+    inline_bytes: int = INLINE_BYTES,
     routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The HTTP service of workspace ``ws``: the feature routes, and ``routes`` if given.
 
     ``max_body_bytes`` caps every request body (checked while it streams: HTTP 413 past it);
     ``threads`` workers run request work, and at most ``queue`` more requests wait for one
-    (beyond that: HTTP 503 with ``Retry-After``). The workspace stays the caller's to close;
-    the app's lifespan stops its workers.
+    (beyond that: HTTP 503 with ``Retry-After``). A body of at most ``inline_bytes`` may be
+    answered on the event loop when every store it reads is on this machine (0: never). The
+    workspace stays the caller's to close; the app's lifespan stops its workers.
     """
-    if type(max_body_bytes) is not int or max_body_bytes < 1:
-        raise InvalidValueError(
-            f"max_body_bytes must be a positive integer, got {max_body_bytes!r:.40}"
-        )
+    limits = {"max_body_bytes": (max_body_bytes, 1), "inline_bytes": (inline_bytes, 0)}
+    for what, (value, least) in limits.items():
+        if type(value) is not int or value < least:
+            raise InvalidValueError(f"{what} must be an integer >= {least}, got {value!r:.40}")
     pool = WorkPool(threads, queue)
-    edge = Edge(pool, max_body_bytes)
+    edge = Edge(pool, max_body_bytes, inline_bytes)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -85,4 +93,4 @@ def create_app(
     return app
 
 
-__all__ = ["MAX_BODY_BYTES", "Edge", "create_app"]
+__all__ = ["INLINE_BYTES", "MAX_BODY_BYTES", "Edge", "create_app"]

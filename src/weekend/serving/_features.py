@@ -14,9 +14,10 @@ Response (200)::
      "event_timestamps": {"driver_stats": ["2024-04-30T08:00:00Z", null]},
      "versions": {"driver_stats": 3}}
 
-The event loop only reads the body (bounded by the edge's limit); parsing, validation, the
-store read and the encoding of the answer run in the work pool, and every check is one pass
-over the request: at most :data:`MAX_FEATURES` names (each once) and :data:`MAX_ENTITIES`
+The event loop reads the body (bounded by the edge's limit); parsing, validation, the store
+read and the encoding of the answer run in the work pool, unless the body is small and every
+store is on this machine (see :func:`feature_routes`). Every check is one pass over the
+request: at most :data:`MAX_FEATURES` names (each once) and :data:`MAX_ENTITIES`
 rows, keys and request fields that are strings, finite numbers, booleans or null, integers
 within 64 bits.
 """
@@ -206,10 +207,26 @@ def online_features(store: FeatureStore, raw: bytes) -> bytes:
 
 
 def feature_routes(ws: Workspace, edge: Edge, *, prefix: str = "/v1/features") -> list[Route]:
-    """The feature routes of workspace ``ws`` (for :func:`weekend.serving.create_app`)."""
+    """The feature routes of workspace ``ws`` (for :func:`weekend.serving.create_app`).
+
+    A body of at most ``edge.inline_bytes`` is answered on the event loop when the catalog and
+    the online store are both on this machine (SQLite): a few rows of bounded, local work
+    cost less than the hop to a worker. Everything else runs in the work pool.
+    """
+    local: bool | None = None
+
+    def runs_inline(size: int) -> bool:
+        nonlocal local
+        if size > edge.inline_bytes:
+            return False
+        if local is None:
+            local = ws.catalog.dialect == "sqlite" and ws.features.online_store.local
+        return local
 
     async def online(request: Request) -> Response:
         raw = await request.body()  # the edge's streamed limit bounds it
+        if runs_inline(len(raw)):
+            return json_response(online_features(ws.features, raw))
         return json_response(await edge.pool.run(online_features, ws.features, raw))
 
     return [Route(f"{prefix}/online", online, methods=["POST"], name="features_online")]

@@ -166,9 +166,13 @@ class OnlineStore(abc.ABC):
     implement :meth:`_upsert` (atomic compare-and-set per record: replace only when the
     incoming ``(event_ts, created_ts)`` is newer), :meth:`_fetch`, :meth:`delete_view` and
     :meth:`close`; everything else is shared.
+
+    ``local`` is True when reads are served from this machine (a file or memory) with no
+    network round trip: an HTTP edge may then answer a small request on its event loop.
     """
 
     key_prefix: str
+    local: bool = False
 
     def write(
         self,

@@ -88,6 +88,8 @@ class SQLiteOnlineStore(OnlineStore):
         not hold the write lock throughout; a write of fewer records is one transaction.
     """
 
+    local = True  # a file on this machine
+
     def __init__(
         self,
         path: str | os.PathLike[str],
