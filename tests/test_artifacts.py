@@ -25,12 +25,18 @@ def store(tmp_path: Path) -> ArtifactStore:
     return ArtifactStore(str(tmp_path / "store"))
 
 
+def _root(store: ArtifactStore) -> Path:
+    assert store.backend.local_root is not None
+    return store.backend.local_root
+
+
 def _blob_files(store: ArtifactStore) -> list[Path]:
-    return sorted(p for p in (store._base / "blobs").rglob("*") if p.is_file())
+    return sorted(p for p in (_root(store) / "blobs").rglob("*") if p.is_file())
 
 
 def _tmp_files(store: ArtifactStore) -> list[Path]:
-    return sorted((store._base / "tmp").iterdir())
+    tmp = _root(store) / "tmp"
+    return sorted(tmp.iterdir()) if tmp.exists() else []
 
 
 def _corrupt(path: Path, offset: int = 0) -> None:
@@ -59,7 +65,7 @@ def test_same_bytes_are_stored_once(store: ArtifactStore, tmp_path: Path) -> Non
 def test_blob_layout_is_the_hash(store: ArtifactStore) -> None:
     blob = store.put_bytes(b"layout")
     path = store.local_path(blob.sha256)
-    assert path == store._base / "blobs" / "sha256" / blob.sha256[:2] / blob.sha256[2:]
+    assert path == _root(store) / "blobs" / "sha256" / blob.sha256[:2] / blob.sha256[2:]
     assert path.read_bytes() == b"layout"
     assert store.exists(blob.sha256)
     assert not store.exists("0" * 64)
@@ -191,7 +197,7 @@ def test_failed_put_file_leaves_nothing_behind(
 ) -> None:
     source = tmp_path / "data.bin"
     source.write_bytes(b"x" * (2 * CHUNK))
-    monkeypatch.setattr("weekend.artifacts.os.fsync", _disk_full)
+    monkeypatch.setattr("weekend.artifacts._local.os.fsync", _disk_full)
     with pytest.raises(OSError, match="No space left"):
         store.put_file(source)
     with pytest.raises(OSError, match="No space left"):
@@ -214,10 +220,11 @@ def test_unreadable_source_leaves_nothing_behind(store: ArtifactStore, tmp_path:
 
 def test_clean_tmp_removes_leftovers_only(store: ArtifactStore) -> None:
     blob = store.put_bytes(b"keep")
-    (store._base / "tmp" / "dead.part").write_bytes(b"half")
-    (store._base / "tmp" / "dir.part").mkdir()
-    (store._base / "tmp" / "dir.part" / "x").write_bytes(b"x")
+    (_root(store) / "tmp" / "dead.part").write_bytes(b"half")
+    (_root(store) / "tmp" / "deep" / "x.part").parent.mkdir()
+    (_root(store) / "tmp" / "deep" / "x.part").write_bytes(b"x")
     assert store.clean_tmp() == 2
+    (_root(store) / "tmp" / "deep").rmdir()
     assert _tmp_files(store) == []
     assert store.read_bytes(blob.sha256) == b"keep"
 

@@ -11,6 +11,7 @@ from rich.markup import escape
 from weekend.cli._common import console, err_console
 from weekend.cli.data import data_app
 from weekend.cli.features import features_app
+from weekend.cli.gc import gc
 from weekend.cli.models import models_app, predict
 from weekend.cli.runs import experiments_app, runs_app
 from weekend.core.errors import UserInputError, WeekendError
@@ -27,6 +28,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 app.add_typer(models_app, name="models")
 app.command("predict")(predict)
+app.command("gc")(gc)
 
 
 @app.command("init")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from typing import Any, cast
 
 import orjson
 
-from weekend.artifacts import ArtifactStore
+from weekend.artifacts import ArtifactStore, new_scratch_dir
 from weekend.core.errors import IntegrityError, InvalidNameError, InvalidValueError
 from weekend.core.hashing import sha256_bytes, sha256_file
 from weekend.core.names import validate_artifact_name
@@ -61,7 +60,7 @@ def _needs_trust(info: FlavorInfo) -> bool:
 
 @contextlib.contextmanager
 def _scratch() -> Iterator[Path]:
-    folder = Path(tempfile.mkdtemp(prefix="weekend-package-"))
+    folder = new_scratch_dir("package")  # named for weekend gc, should a kill skip the rmtree
     try:
         yield folder
     finally:
