@@ -25,9 +25,15 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.pool import QueuePool, StaticPool
 
 from weekend.core.errors import CatalogVersionError, ConfigurationError
+from weekend.core.urls import redact_url
 
 # Known schema revisions, oldest first. The last is what this code writes.
-REVISIONS: tuple[str, ...] = ("0001_foundation", "0002_datasets_registry", "0003_features")
+REVISIONS: tuple[str, ...] = (
+    "0001_foundation",
+    "0002_datasets_registry",
+    "0003_features",
+    "0004_run_owner",
+)
 HEAD = REVISIONS[-1]
 SQLITE_BUSY_TIMEOUT_S = 60.0
 
@@ -112,11 +118,11 @@ class Catalog:
             current = self.revision()
         except DBAPIError as exc:  # unreachable server, missing database, not a database file
             raise ConfigurationError(
-                f"cannot open catalog {_safe_url(self.url)}: {exc.orig}"
+                f"cannot open catalog {redact_url(self.url)}: {exc.orig}"
             ) from None
         if current is not None and current not in REVISIONS:
             raise CatalogVersionError(
-                f"catalog {_safe_url(self.url)} has schema revision {current!r}, which this "
+                f"catalog {redact_url(self.url)} has schema revision {current!r}, which this "
                 f"version of weekend does not know (it knows up to {HEAD!r}); it was written by "
                 "a newer weekend. Upgrade weekend (pip install -U weekend) to open it."
             )
@@ -145,16 +151,6 @@ class Catalog:
                     conn.commit()
 
 
-def _safe_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except SQLAlchemyError:
-        return "<catalog url>"
-
-
 def _fork_safe(engine: Engine) -> Engine:
     """Never hand a connection opened by a parent process to a forked child."""
 
@@ -178,11 +174,11 @@ def _make_engine(url: str) -> Engine:
         return _fork_safe(create_engine(url, pool_pre_ping=True))
     except ModuleNotFoundError as exc:
         raise ConfigurationError(
-            f"the driver for catalog url {_safe_url(url)} is not installed ({exc.name}); "
+            f"the driver for catalog url {redact_url(url)} is not installed ({exc.name}); "
             "for PostgreSQL install: pip install 'weekend[postgres]'"
         ) from None
     except SQLAlchemyError as exc:
-        raise ConfigurationError(f"invalid catalog url {_safe_url(url)}: {exc}") from None
+        raise ConfigurationError(f"invalid catalog url {redact_url(url)}: {exc}") from None
 
 
 def _sqlite_engine(url: str) -> Engine:

@@ -18,6 +18,10 @@ A project looks like::
     kind = "local"                            # later: process, ray
     [data]
     duckdb_memory_limit = "512MB"             # DuckDB's buffers when registering data
+    [features]
+    duckdb_memory_limit = ""                  # training sets, materialization ("": 80% of RAM)
+    [duckdb]
+    threads = 0                               # DuckDB threads per session (0: one per core)
     [tracking]
     heartbeat_interval = 10.0                 # seconds between heartbeats of a running run
     heartbeat_timeout = 60.0                  # a running run silent this long is killed
@@ -46,6 +50,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "online_store": {"url": "sqlite:///.weekend/online.db", "key_prefix": "weekend"},
     "executor": {"kind": "local"},
     "data": {"duckdb_memory_limit": "512MB"},
+    "features": {"duckdb_memory_limit": ""},
+    "duckdb": {"threads": 0},
     "tracking": {"heartbeat_interval": 10.0, "heartbeat_timeout": 60.0},
 }
 
@@ -71,6 +77,14 @@ kind = "local"
 [data]
 # DuckDB's memory while registering and profiling data; it spills to disk beyond this.
 duckdb_memory_limit = "512MB"
+
+[features]
+# DuckDB's memory for training sets and materialization ("": DuckDB's default, 80% of memory).
+duckdb_memory_limit = ""
+
+[duckdb]
+# Threads of each DuckDB session (0: one per core).
+threads = 0
 
 [tracking]
 heartbeat_interval = 10.0

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from weekend.core.errors import InvalidValueError
+from weekend.core.sql import quote_ident
 from weekend.core.types import NUMERIC_TYPES, TEMPORAL_TYPES, TEXT_TYPES, ColumnType
 from weekend.data._schema import (
     Change,
@@ -41,7 +42,6 @@ from weekend.data._schema import (
     key_sets,
     logical_type_of,
     plain,
-    quote,
     run_query,
     small_text_columns,
     source_sql,
@@ -246,7 +246,7 @@ def _epoch(q: str, logical: str) -> str:
 
 def _pass1(i: int, name: str, logical: str) -> tuple[list[str], list[str]]:
     """The projections and aggregates of column ``i`` in the first query."""
-    q, kind = quote(name), kind_of(logical)
+    q, kind = quote_ident(name), kind_of(logical)
     if kind == "numeric":
         d, x = f"CAST({q} AS DOUBLE)", f"x{i}"
         if logical == "float":
@@ -274,7 +274,7 @@ def _pass2(
     i: int, name: str, logical: str, got: Sequence[Any], plan: _Plan
 ) -> tuple[str, int | None]:
     """The second-query aggregate of column ``i`` and its histogram exponent."""
-    kind, q = kind_of(logical), quote(name)
+    kind, q = kind_of(logical), quote_ident(name)
     if kind == "numeric" and got[2]:
         exponent = plan_bins(float(got[3]), float(got[4]), plan.bins, logical == "int")
         plan.params[f"w{i}"] = math.ldexp(1.0, exponent)
@@ -398,7 +398,7 @@ def _profile(
         maps = list(run_query(con, f"SELECT {query} FROM ({sql}) AS _wk_src", plan.params))
     if plan.many:
         params = {f"c{i}": [v for v in maps[i] or () if v is not None] for i in plan.many}
-        texts = [f"CAST({quote(cols[i][0])} AS VARCHAR)" for i in plan.many]
+        texts = [f"CAST({quote_ident(cols[i][0])} AS VARCHAR)" for i in plan.many]
         query = ", ".join(
             f"histogram(CASE WHEN list_contains($c{i}, {text}) THEN {text} END)"
             for i, text in zip(plan.many, texts, strict=True)

@@ -21,9 +21,10 @@ first use. The rules are in ``docs/features.md``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from weekend.data._ingest import Query
+from weekend.core.lazy import lazy_attributes
+from weekend.data import Query
 from weekend.features._definitions import (
     DatasetSource,
     Entity,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from weekend.features._materialize import MaterializeResult
     from weekend.features._registry import DefinitionRecord, Plan, PlanItem
     from weekend.features._skew import Mismatch, SkewReport
+    from weekend.features._types import format_duration
     from weekend.features.online import OnlineResult, WriteResult
     from weekend.features.store import FeatureStore
 
@@ -51,6 +53,7 @@ _LAZY = {
     "PlanItem": "weekend.features._registry",
     "SkewReport": "weekend.features._skew",
     "WriteResult": "weekend.features.online",
+    "format_duration": "weekend.features._types",
 }
 
 __all__ = [
@@ -70,14 +73,9 @@ __all__ = [
     "Query",
     "SkewReport",
     "WriteResult",
+    "format_duration",
     "load_definitions",
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'weekend.features' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_attributes(__name__, _LAZY)

@@ -38,6 +38,7 @@ import pyarrow as pa
 
 from weekend.core.errors import DataValidationError, UserInputError
 from weekend.core.names import validate_name
+from weekend.core.sql import quote_ident
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -137,10 +138,6 @@ def source_order(from_item: str, columns: Iterable[str]) -> str:
     return "row_number() OVER ()"
 
 
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
 def _family(duckdb_type: str) -> str:
     """Group DuckDB types whose values compare meaningfully with ``=``."""
     if duckdb_type in _NUMBER_TYPES or duckdb_type.startswith("DECIMAL"):
@@ -214,7 +211,7 @@ def _entity_types(con: duckdb.DuckDBPyConnection, table: pa.Table) -> dict[str, 
     name = _PREFIX + "types_" + uuid.uuid4().hex
     con.register(name, table.slice(0, 0))
     try:
-        relation = con.sql(f"SELECT * FROM {_quote(name)}")
+        relation = con.sql(f"SELECT * FROM {quote_ident(name)}")
         return {col: str(kind) for col, kind in zip(relation.columns, relation.types, strict=True)}
     finally:
         con.unregister(name)
@@ -320,7 +317,7 @@ def validate_entity_frame(
 
 
 def _epoch_ns(column: str, duckdb_type: str) -> str:
-    quoted = _quote(column)
+    quoted = quote_ident(column)
     if duckdb_type == "DATE":
         return f"epoch_ns(CAST({quoted} AS TIMESTAMP))"
     return f"epoch_ns({quoted})"
@@ -333,9 +330,9 @@ def _source_sql(view: ViewSpec, types: dict[str, str]) -> str:
     if view.created_timestamp_field is not None:
         field = view.created_timestamp_field
         created = f"coalesce({_epoch_ns(field, types[field])}, {event})"
-    items = [f"{_quote(key)} AS k{i}" for i, key in enumerate(view.join_keys)]
+    items = [f"{quote_ident(key)} AS k{i}" for i, key in enumerate(view.join_keys)]
     items += [f"{event} AS e", f"{created} AS c", f"{source_order(view.source, types)} AS o"]
-    items += [f"{_quote(feature)} AS f{i}" for i, feature in enumerate(view.features)]
+    items += [f"{quote_ident(feature)} AS f{i}" for i, feature in enumerate(view.features)]
     not_null = " AND ".join(
         [f"k{i} IS NOT NULL" for i in range(len(view.join_keys))] + ["e IS NOT NULL"]
     )
@@ -379,7 +376,7 @@ def _view_sql(
     select = ", ".join(f"{value} AS f{i}" for i, value in enumerate(values))
     return (
         f"WITH src AS ({_source_sql(view, types)}), matched AS ({matched}) "
-        f"SELECT {select} FROM {_quote(entity_name)} AS x "
+        f"SELECT {select} FROM {quote_ident(entity_name)} AS x "
         f"ASOF LEFT JOIN matched AS m ON {' AND '.join(on)} ORDER BY x.rid"
     )
 
@@ -405,7 +402,7 @@ def _window_sql(
     n = len(view.features)
     picked = ", ".join(f"s.f{i}" for i in range(n))
     select = ", ".join(f"m.f{i} AS f{i}" for i in range(n))
-    entity = _quote(entity_name)
+    entity = quote_ident(entity_name)
     return (
         f"WITH src AS ({_source_sql(view, types)}), "
         f"m AS (SELECT x.rid, {picked} FROM {entity} AS x JOIN src AS s ON {' AND '.join(on)} "
@@ -430,7 +427,7 @@ def _use_window_plan(con: duckdb.DuckDBPyConnection, view: ViewSpec, types: dict
     if not view.source.lstrip().lower().startswith(_FILE_SOURCES):
         return False
     event = _epoch_ns(view.timestamp_field, types[view.timestamp_field])
-    keys = ", ".join(_quote(key) for key in view.join_keys)
+    keys = ", ".join(quote_ident(key) for key in view.join_keys)
     rows = con.execute(
         f"SELECT count(*), approx_count_distinct(hash({keys})), min({event}), max({event}) "
         f"FROM {view.source}"

@@ -19,10 +19,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from weekend.core.sql import quote_ident
 from weekend.features._definitions import FeatureView
 from weekend.features._online import check_keys
 from weekend.features._pit import ViewSpec, point_in_time_join
-from weekend.features._sources import OfflineSession, quote
+from weekend.features._sources import OfflineSession
 from weekend.features._training import cast_features
 from weekend.features.online import OnlineStore
 from weekend.features.online._base import datetime_to_ns
@@ -112,7 +113,7 @@ def same(a: Any, b: Any) -> bool:
 
 
 def sample_keys(session: OfflineSession, view: FeatureView, sample: int, seed: int) -> pa.Table:
-    keys = [quote(k) for k in view.join_keys]
+    keys = [quote_ident(k) for k in view.join_keys]
     not_null = " AND ".join(f"{k} IS NOT NULL" for k in keys)
     sql = (
         f"SELECT DISTINCT {', '.join(keys)} FROM {session.from_sql(view)} WHERE {not_null} "
