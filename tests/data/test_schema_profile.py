@@ -113,6 +113,33 @@ def test_schema_of_duckdb_types_and_timezones(con: duckdb.DuckDBPyConnection) ->
     assert schema.column("tz").min == datetime(2020, 1, 1, 3, tzinfo=UTC)
 
 
+def test_binary_and_list_columns_have_their_own_words(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "CREATE TABLE t AS SELECT * FROM (VALUES ('\\x01'::BLOB, ['a', 'b'], 1), "
+        "(NULL, ['a'], 2), ('\\x01'::BLOB, NULL, 3)) v(b, tags, n)"
+    )
+    schema = infer_schema(con, "t")
+    assert [(c.logical_type, c.physical_type) for c in schema.columns] == [
+        ("binary", "BLOB"),
+        ("other", "VARCHAR[]"),
+        ("int", "INTEGER"),
+    ]
+    assert schema.column("tags").categories is None
+    prof = profile(con, "t")
+    assert [(c.logical_type, c.kind) for c in prof.columns[:2]] == [
+        ("binary", "other"),
+        ("other", "other"),
+    ]
+    assert (prof.column("b").missing, prof.column("tags").missing) == (1, 1)
+    # a profile written before the shared vocabulary: the list was text, the blob "other"
+    as_text = profile(con, "SELECT CAST(tags AS VARCHAR) AS tags FROM t").to_dict()["columns"][0]
+    assert "categorical" in as_text
+    old = prof.to_dict()
+    old["columns"][0]["type"] = "other"
+    old["columns"][1].update(type="category", categorical=as_text["categorical"])
+    assert Profile.from_dict(old) == prof
+
+
 def test_schema_bad_input_is_named(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE TABLE t AS SELECT 1 AS a")
     with pytest.raises(InvalidValueError, match="keys: column 'b' is not in the data; it has: a"):
@@ -263,8 +290,9 @@ def test_profile_nan_inf_empty_and_constant_columns(con: duckdb.DuckDBPyConnecti
     con.execute("CREATE TABLE empty (x DOUBLE, s VARCHAR, t TIMESTAMP)")
     empty = profile(con, "empty")
     assert empty.n_rows == 0
-    assert empty.column("x").numeric is not None
-    assert empty.column("x").numeric.quantile(0.5) is None
+    empty_x = empty.column("x").numeric
+    assert empty_x is not None
+    assert empty_x.quantile(0.5) is None
     assert Profile.from_dict(json.loads(json.dumps(empty.to_dict()))) == empty
 
 
@@ -280,8 +308,10 @@ def test_profile_reads_parquet_and_stays_small(tmp_path: Path, rng: np.random.Ge
     assert len(text) < 100_000
     again = Profile.from_dict(json.loads(text))
     assert again == prof
-    assert again.column("heavy_1").numeric is not None
-    assert again.column("heavy_1").numeric.quantiles == prof.column("heavy_1").numeric.quantiles
+    heavy, before = again.column("heavy_1").numeric, prof.column("heavy_1").numeric
+    assert heavy is not None
+    assert before is not None
+    assert heavy.quantiles == before.quantiles
 
 
 def test_profile_rejects_bad_arguments(con: duckdb.DuckDBPyConnection) -> None:
@@ -343,7 +373,9 @@ def test_tiny_and_huge_values_keep_merges_exact(con: duckdb.DuckDBPyConnection) 
     for cut in range(len(tiny) + 1):
         merged, whole = split_profiles(con, tiny, cut, bins=2)
         assert_same(merged, whole)
-    hist = whole.column("x").numeric.histogram
+    whole_x = whole.column("x").numeric
+    assert whole_x is not None
+    hist = whole_x.histogram
     assert hist is not None
     assert (hist.start, hist.counts) == (-1, (2, 3))
     top = 1.7976931348623157e308
