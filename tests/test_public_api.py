@@ -3,7 +3,9 @@
 from __future__ import annotations
 import __future__
 
+import functools
 import json
+import re
 import subprocess
 import sys
 import types
@@ -80,3 +82,76 @@ def test_import_weekend_loads_no_heavy_dependency() -> None:
     loaded = {name.split(".")[0] for name in json.loads(out.stdout)}
     assert "weekend" in loaded
     assert sorted(loaded & set(HEAVY)) == []
+
+
+# -- every type a user receives is importable from a public module --------------------------
+
+PUBLIC_PACKAGES = (
+    "weekend",
+    "weekend.artifacts",
+    "weekend.catalog",
+    "weekend.data",
+    "weekend.features",
+    "weekend.features.online",
+    "weekend.registry",
+    "weekend.tracking",
+)
+SERVICES = ("Runs", "Experiments", "Datasets", "Models", "FeatureStore", "Workspace")
+
+
+def _weekend_classes() -> dict[str, type]:
+    """Every public class defined in weekend's modules, by name (imports every module)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    found: dict[str, type] = {}
+    for info in pkgutil.walk_packages(weekend.__path__, "weekend."):
+        if ".migrations" in info.name:
+            continue
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if inspect.isclass(value) and value.__module__ == info.name and name[0] != "_":
+                found.setdefault(name, value)
+    return found
+
+
+def _annotation_names(cls: type) -> set[str]:
+    """Names in the annotations of ``cls``'s public methods, properties and fields."""
+    import inspect
+
+    texts: list[str] = [str(v) for v in getattr(cls, "__annotations__", {}).values()]
+    for name, member in vars(cls).items():
+        if name.startswith("_"):
+            continue
+        function = member.fget if isinstance(member, property) else member
+        function = getattr(function, "func", function)  # cached_property
+        if callable(function):
+            texts += [str(v) for v in getattr(function, "__annotations__", {}).values()]
+        elif isinstance(member, functools.cached_property):
+            texts += [str(v) for v in member.func.__annotations__.values()]
+    del inspect
+    return {word for text in texts for word in re.findall(r"\b[A-Z]\w+", text)}
+
+
+def test_every_type_a_service_hands_out_is_exported() -> None:
+    import importlib
+
+    classes = _weekend_classes()
+    exported = {
+        name
+        for package in PUBLIC_PACKAGES
+        for name in getattr(importlib.import_module(package), "__all__", [])
+    }
+    seen: set[str] = set()
+    todo = list(SERVICES)
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in classes:
+            continue
+        seen.add(name)
+        todo += sorted(_annotation_names(classes[name]) - seen)
+    reachable = {name for name in seen if classes[name].__module__.startswith("weekend.")}
+    missing = sorted(reachable - exported)
+    assert not missing, f"types users receive but cannot import from a public module: {missing}"
+    assert {"RunRecord", "DatasetVersion", "ModelVersion", "Evaluation"} <= reachable

@@ -16,13 +16,29 @@ if TYPE_CHECKING:
 
     from weekend.core.duck import DuckLimits
     from weekend.data._expectations import Expectation
-    from weekend.data._ingest import Query, file_relation, write_parquet
+    from weekend.data._ingest import (
+        Query,
+        file_relation,
+        parquet_files,
+        read_frame,
+        read_table,
+        write_parquet,
+    )
+    from weekend.data._inputs import Input, open_input
     from weekend.data._profile import ColumnProfile, Profile
     from weekend.data._schema import Change, ColumnSchema, KeySchema, Schema
+    from weekend.data._summaries import (
+        CategoryStats,
+        Histogram,
+        LogSketch,
+        NumericStats,
+        TemporalStats,
+    )
     from weekend.data._validate import ValidationReport, Violation
     from weekend.data.datasets import DatasetDiff, Datasets, DatasetVersion
 
 _LAZY = {
+    "CategoryStats": "weekend.data._summaries",
     "Change": "weekend.data._schema",
     "ColumnProfile": "weekend.data._profile",
     "ColumnSchema": "weekend.data._schema",
@@ -30,17 +46,27 @@ _LAZY = {
     "DatasetVersion": "weekend.data.datasets",
     "Datasets": "weekend.data.datasets",
     "Expectation": "weekend.data._expectations",
+    "Histogram": "weekend.data._summaries",
+    "Input": "weekend.data._inputs",
     "KeySchema": "weekend.data._schema",
+    "LogSketch": "weekend.data._summaries",
+    "NumericStats": "weekend.data._summaries",
     "Profile": "weekend.data._profile",
     "Query": "weekend.data._ingest",
     "Schema": "weekend.data._schema",
+    "TemporalStats": "weekend.data._summaries",
     "ValidationReport": "weekend.data._validate",
     "Violation": "weekend.data._validate",
     "file_relation": "weekend.data._ingest",
+    "open_input": "weekend.data._inputs",
+    "parquet_files": "weekend.data._ingest",
+    "read_frame": "weekend.data._ingest",
+    "read_table": "weekend.data._ingest",
     "write_parquet": "weekend.data._ingest",
 }
 
 __all__ = [
+    "CategoryStats",
     "Change",
     "ColumnProfile",
     "ColumnSchema",
@@ -48,14 +74,23 @@ __all__ = [
     "DatasetVersion",
     "Datasets",
     "Expectation",
+    "Histogram",
+    "Input",
     "KeySchema",
+    "LogSketch",
+    "NumericStats",
     "Profile",
     "Query",
     "Schema",
+    "TemporalStats",
     "ValidationReport",
     "Violation",
     "file_relation",
+    "open_input",
+    "parquet_files",
     "profile_frame",
+    "read_frame",
+    "read_table",
     "write_parquet",
 ]
 

@@ -38,6 +38,7 @@ from weekend.features._definitions import (
 if TYPE_CHECKING:
     from weekend.features._materialize import MaterializeResult
     from weekend.features._registry import DefinitionRecord, Plan, PlanItem
+    from weekend.features._resolve import OnDemandUse, Output, Selection, ViewUse
     from weekend.features._skew import Mismatch, SkewReport
     from weekend.features._types import format_duration
     from weekend.features.online import OnlineResult, WriteResult
@@ -48,10 +49,14 @@ _LAZY = {
     "FeatureStore": "weekend.features.store",
     "MaterializeResult": "weekend.features._materialize",
     "Mismatch": "weekend.features._skew",
+    "OnDemandUse": "weekend.features._resolve",
     "OnlineResult": "weekend.features.online",
+    "Output": "weekend.features._resolve",
     "Plan": "weekend.features._registry",
     "PlanItem": "weekend.features._registry",
+    "Selection": "weekend.features._resolve",
     "SkewReport": "weekend.features._skew",
+    "ViewUse": "weekend.features._resolve",
     "WriteResult": "weekend.features.online",
     "format_duration": "weekend.features._types",
 }
@@ -67,11 +72,15 @@ __all__ = [
     "MaterializeResult",
     "Mismatch",
     "OnDemandFeatureView",
+    "OnDemandUse",
     "OnlineResult",
+    "Output",
     "Plan",
     "PlanItem",
     "Query",
+    "Selection",
     "SkewReport",
+    "ViewUse",
     "WriteResult",
     "format_duration",
     "load_definitions",

@@ -16,9 +16,10 @@ import datetime
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from weekend.core.errors import ConflictError, InvalidValueError, NotFoundError
+from weekend.core.urls import redact_url
 from weekend.features._definitions import (
     Definition,
     Entity,
@@ -29,6 +30,7 @@ from weekend.features._definitions import (
 )
 from weekend.features._materialize import (
     MaterializeResult,
+    StartedBy,
     history,
     last_run,
     load_window,
@@ -90,11 +92,6 @@ def to_ns(value: object, what: str) -> int:
     return datetime_to_ns(value, what)
 
 
-def _safe_url(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    return f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else url
-
-
 class FeatureStore:
     """Feature definitions, training sets, materialization, online reads, pushes, skew checks."""
 
@@ -135,7 +132,7 @@ class FeatureStore:
         """Identifies the online store in materialization records (no credentials)."""
         settings = self._settings
         prefix = settings.get("online_store", "key_prefix")
-        return f"{_safe_url(settings.online_store_url)}#{prefix}"
+        return f"{redact_url(settings.online_store_url, drop_userinfo=True)}#{prefix}"
 
     def close(self) -> None:
         """Close the online store's connections (it reconnects when used again)."""
@@ -304,6 +301,34 @@ class FeatureStore:
         return found, version
 
     # -- offline ----------------------------------------------------------------------------
+    @overload
+    def training_set(
+        self,
+        entity_df: pd.DataFrame | pa.Table,
+        features: Any,
+        *,
+        strict: bool = ...,
+        timestamp_column: str = ...,
+        full_feature_names: bool = ...,
+        register_as: str | None = ...,
+        description: str | None = ...,
+        output: Literal["pandas"] = ...,
+    ) -> pd.DataFrame: ...
+
+    @overload
+    def training_set(
+        self,
+        entity_df: pd.DataFrame | pa.Table,
+        features: Any,
+        *,
+        strict: bool = ...,
+        timestamp_column: str = ...,
+        full_feature_names: bool = ...,
+        register_as: str | None = ...,
+        description: str | None = ...,
+        output: Literal["arrow"],
+    ) -> pa.Table: ...
+
     def training_set(
         self,
         entity_df: pd.DataFrame | pa.Table,
@@ -315,7 +340,7 @@ class FeatureStore:
         register_as: str | None = None,
         description: str | None = None,
         output: Literal["pandas", "arrow"] = "pandas",
-    ) -> Any:
+    ) -> pd.DataFrame | pa.Table:
         """Point-in-time correct features for every entity row (see docs/features.md).
 
         Returns the entity frame's columns (same rows, same order) and one column per feature,
@@ -377,6 +402,7 @@ class FeatureStore:
         start: int | None,
         end: int,
         progress: Progress | None,
+        started_by: StartedBy = "given",
     ) -> MaterializeResult:
         catalog, store_id = self._catalog, self.store_id
         cleared = False
@@ -387,6 +413,7 @@ class FeatureStore:
                 cleared = True
             if view.window is not None:
                 start = end - view.window // datetime.timedelta(microseconds=1) * 1000 - 1
+                started_by = "ttl"
         result = load_window(
             session,
             self.online_store,
@@ -396,6 +423,7 @@ class FeatureStore:
             end,
             progress=progress,
             cleared=cleared,
+            started_by=started_by,
         )
         record_run(catalog, result, start, end, store_id)
         return result
@@ -410,7 +438,9 @@ class FeatureStore:
     ) -> builtins.list[MaterializeResult]:
         """Load the latest value per entity with ``start <= event_ts < end`` into the online
         store, for every view (default: all feature views). ``start=None``: from the
-        beginning (for a view with a ttl: from ``end - ttl``); ``end=None``: now."""
+        beginning (for a view with a ttl: from ``end - ttl``); ``end=None``: now. A view that
+        read nothing says why in its result's ``note`` (the window, and where the source's
+        events are)."""
         end_ns = time.time_ns() if end is None else to_ns(end, "end")
         start_ns = None if start is None else to_ns(start, "start")
         if start_ns is not None and start_ns >= end_ns:
@@ -433,7 +463,9 @@ class FeatureStore:
                 start = watermark(self._catalog, view.name, version, self.store_id)
                 if start is not None and start >= end_ns:
                     continue
-                results.append(self._load(session, view, version, start, end_ns, progress))
+                results.append(
+                    self._load(session, view, version, start, end_ns, progress, "watermark")
+                )
         return results
 
     def materializations(self, view: str | None = None) -> builtins.list[dict[str, Any]]:
