@@ -14,7 +14,6 @@ from feature_project import hours, open_ws, stats_frame
 from typer.testing import CliRunner
 
 from weekend.cli import app
-from weekend.core.errors import UserCodeError
 
 DEFINITIONS = textwrap.dedent(
     """
@@ -111,12 +110,14 @@ def test_materialize_and_skew(runner: CliRunner, files: Path) -> None:
     }
 
 
-def test_errors_are_raised_for_the_entry_point(runner: CliRunner, files: Path) -> None:
+def test_errors_are_messages_and_exit_codes(runner: CliRunner, files: Path) -> None:
     (files / "broken.py").write_text("raise ValueError('nope')\n")
     result = runner.invoke(app, ["features", "apply", str(files / "broken.py"), "-p", str(files)])
-    assert isinstance(result.exception, UserCodeError)
+    assert result.exit_code == 1  # a UserCodeError
+    assert "failed: ValueError: nope" in result.stderr
     result = runner.invoke(app, ["features", "materialize", "-i", "--start", "2024-01-01"])
-    assert "--incremental starts at the watermark" in str(result.exception)
+    assert result.exit_code == 2  # a UserInputError
+    assert "error: --incremental starts at the watermark" in result.stderr
 
 
 def test_the_command_prints_a_clear_error(files: Path) -> None:

@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
-from weekend.cli._common import console, err_console
+from weekend.cli._common import DEBUG_ENV, WeekendGroup, console
 from weekend.cli.data import data_app
 from weekend.cli.features import features_app
 from weekend.cli.gc import gc
 from weekend.cli.models import models_app, predict
 from weekend.cli.runs import experiments_app, runs_app
-from weekend.core.errors import UserInputError, WeekendError
 
 app = typer.Typer(
+    cls=WeekendGroup,  # errors become messages and exit codes inside the app
     help="weekend: from raw data to a monitored, self-retraining production model.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    debug: bool = typer.Option(
+        False, "--debug", help=f"Show the traceback of an internal error (or {DEBUG_ENV}=1)."
+    ),
+) -> None:
+    ctx.meta["weekend.debug"] = debug
+
+
 app.add_typer(runs_app, name="runs")
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(data_app, name="data")
@@ -53,15 +63,8 @@ def version() -> None:
 
 
 def main() -> None:
-    """Entry point: a weekend error is a message and an exit code, never a traceback."""
-    try:
-        app()
-    except UserInputError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except WeekendError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        sys.exit(1)
+    """Entry point. Errors become messages and exit codes inside the app (``WeekendGroup``)."""
+    app()
 
 
 if __name__ == "__main__":  # pragma: no cover
