@@ -45,6 +45,7 @@ from weekend.features._types import (
     parse_column,
     parse_dtype,
     parse_duration,
+    parse_features,
     parse_tags,
     parse_text,
     source_from_dict,
@@ -69,22 +70,6 @@ def _names(value: object, what: str, *, check: Callable[[object, str], str]) -> 
         twice = sorted({n for n in names if names.count(n) > 1})
         raise InvalidValueError(f"{what} names {twice} more than once")
     return names
-
-
-def _features(value: object, what: str) -> Mapping[str, str | None]:
-    """``{name: dtype}`` (dtype None: as in the source), from a dict or a list of names."""
-    if isinstance(value, str) or not isinstance(value, Mapping | Sequence) or not value:
-        raise InvalidValueError(
-            f"{what} must be a non-empty dict {{name: dtype}} or list of names, got {_show(value)}"
-        )
-    pairs = value.items() if isinstance(value, Mapping) else [(name, None) for name in value]
-    out: dict[str, str | None] = {}
-    for name, dtype in pairs:
-        validate_name(name, f"feature name in {what}")
-        if name in out:
-            raise InvalidValueError(f"{what} names {name!r} more than once")
-        out[name] = None if dtype is None else parse_dtype(dtype, f"dtype of feature {name!r}")
-    return freeze(out)
 
 
 class _Definition:
@@ -241,7 +226,7 @@ class FeatureView(_Definition):
                     f"created_timestamp_field of {what} must differ from timestamp_field "
                     f"({self.timestamp_field!r}); leave it None when there is no such column"
                 )
-        object.__setattr__(self, "features", _features(self.features, f"features of {what}"))
+        object.__setattr__(self, "features", parse_features(self.features, f"features of {what}"))
         object.__setattr__(self, "ttl", parse_duration(self.ttl, f"ttl of {what}"))
         object.__setattr__(self, "description", parse_text(self.description, "description"))
         object.__setattr__(self, "owner", parse_text(self.owner, "owner", limit=250))
@@ -416,7 +401,7 @@ class OnDemandFeatureView(_Definition):
         object.__setattr__(self, "request_schema", freeze(request))
         if not sources and not request:
             raise InvalidValueError(f"{what} needs at least one source view or request field")
-        object.__setattr__(self, "features", _features(self.features, f"features of {what}"))
+        object.__setattr__(self, "features", parse_features(self.features, f"features of {what}"))
         if self.function is None:
             if not self.function_source:
                 raise InvalidValueError(f"{what} needs a function")
@@ -491,7 +476,7 @@ def _service_refs(value: object, what: str) -> tuple[str, ...]:
         view, feature = split_ref(item)
         validate_name(view, f"view name in {what}")
         if feature != "*":
-            validate_name(feature, f"feature name in {what}")
+            parse_column(feature, f"feature name in {what}")
         refs.append(f"{view}:{feature}")
     if len(set(refs)) != len(refs):
         twice = sorted({r for r in refs if refs.count(r) > 1})

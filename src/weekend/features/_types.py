@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -184,24 +184,67 @@ def parse_text(value: object, what: str, *, limit: int = 10_000) -> str:
     return value
 
 
+MAX_COLUMN = 1024
+RESERVED_PREFIX = "__wk_"
+
+
 def parse_column(value: object, what: str) -> str:
-    """A source column name: a non-empty string without surrounding spaces."""
-    if not isinstance(value, str) or not value or value != value.strip() or len(value) > 128:
+    """A source column name: any text Arrow and DuckDB accept as one (spaces, punctuation and
+    any letters included: ``"mean radius"``), 1 to 1024 characters, without a NUL byte.
+    Names starting with ``__wk_`` are weekend's own (internal columns of its queries)."""
+    if not isinstance(value, str) or not value or len(value) > MAX_COLUMN or "\x00" in value:
+        size = f"{len(value)} characters: " if isinstance(value, str) else ""
         raise InvalidValueError(
-            f"{what} must be a column name (1 to 128 characters, no surrounding spaces), "
-            f"got {_show(value)}"
+            f"{what} must be a column name (1 to {MAX_COLUMN} characters, no NUL byte), "
+            f"got {size}{_show(value)}"
+        )
+    if value.startswith(RESERVED_PREFIX):
+        raise InvalidValueError(
+            f"{what} {_show(value)} starts with {RESERVED_PREFIX!r}, which weekend reserves for "
+            "its own columns; select the column under another name in the source"
         )
     return value
 
 
+def _feature_name(name: object, what: str) -> str:
+    """Any column name (``"mean radius"`` too) but ``*``, which means every feature."""
+    parse_column(name, f"feature name in {what}")
+    if name == "*":
+        raise InvalidValueError(
+            f"feature name in {what} cannot be '*', which means every feature of a view in "
+            "references; select the column under another name in the source"
+        )
+    return str(name)
+
+
+def parse_features(value: object, what: str) -> Mapping[str, str | None]:
+    """``{name: dtype}`` (dtype None: as in the source), from a dict or a list of names."""
+    if isinstance(value, str) or not isinstance(value, Mapping | Sequence) or not value:
+        raise InvalidValueError(
+            f"{what} must be a non-empty dict {{name: dtype}} or list of names, got {_show(value)}"
+        )
+    pairs = value.items() if isinstance(value, Mapping) else [(name, None) for name in value]
+    out: dict[str, str | None] = {}
+    for name, dtype in pairs:
+        _feature_name(name, what)
+        if name in out:
+            raise InvalidValueError(f"{what} names {name!r} more than once")
+        out[name] = None if dtype is None else parse_dtype(dtype, f"dtype of feature {name!r}")
+    return freeze(out)
+
+
 def split_ref(ref: object) -> tuple[str, str]:
-    """``"view:feature"`` -> ``("view", "feature")``; ``"view:*"`` means every feature."""
-    if not isinstance(ref, str) or ref.count(":") != 1:
+    """``"view:feature"`` -> ``("view", "feature")``; ``"view:*"`` means every feature.
+
+    A view name never holds ``:``, so the reference splits at its first ``:`` and the feature
+    may be any column name (``"patients:mean radius"``, ``"t:ratio a:b"``).
+    """
+    if not isinstance(ref, str) or ":" not in ref:
         raise InvalidValueError(
             f"feature reference must be 'view:feature' (or 'view:*' for every feature of a "
             f"view), got {_show(ref)}"
         )
-    view, feature = ref.split(":")
+    view, _, feature = ref.partition(":")
     if not view or not feature:
         raise InvalidValueError(
             f"feature reference {ref!r} must name a view and a feature, e.g. 'driver_stats:trips'"
@@ -343,6 +386,7 @@ __all__ = [
     "parse_column",
     "parse_dtype",
     "parse_duration",
+    "parse_features",
     "parse_tags",
     "parse_text",
     "source_from_dict",
