@@ -103,3 +103,78 @@ def test_bad_input_is_a_message_and_an_exit_code(logged: tuple[Path, list[str]])
     short = _main("runs", "show", "ab", *p)
     assert short.returncode == 2
     assert "at least 6 hex characters" in short.stderr
+
+
+@pytest.fixture
+def many_metrics(project: Path) -> tuple[Path, list[str]]:
+    ws = wk.open(project)
+    ids = []
+    metrics = {"accuracy": 0.87, "auc": 0.91, "f1": 0.5, "log loss": 0.3, "precision": 0.6}
+    metrics |= {"recall": 0.4, "validation_accuracy": 0.85}
+    try:
+        for i in range(2):
+            with ws.runs.start("churn-prediction-experiment", name=f"gradient-boosting-{i}") as run:
+                run.log_metrics({k: v + i / 100 for k, v in metrics.items()})
+            ids.append(run.id)
+    finally:
+        ws.close()
+    return project, ids[::-1]  # newest first
+
+
+def test_piped_runs_are_plain_tab_separated_columns(many_metrics: tuple[Path, list[str]]) -> None:
+    project, ids = many_metrics
+    result = runner.invoke(app, ["runs", "list", "-p", str(project)])
+    assert result.exit_code == 0, result.output
+    header, *rows = result.stdout.splitlines()
+    # at most 5 metric columns, the first by name; the rest are named on stderr
+    assert header.split("\t") == [
+        "run", "experiment", "name", "status", "started",
+        "accuracy", "auc", "f1", "log loss", "precision",
+    ]  # fmt: skip
+    assert [row.split("\t")[0] for row in rows] == ids  # full ids, never cut or wrapped
+    assert rows[0].split("\t")[1:4] == [
+        "churn-prediction-experiment", "gradient-boosting-1", "finished"
+    ]  # fmt: skip
+    assert rows[0].split("\t")[5:7] == ["0.88", "0.92"]
+    assert "2 more metric(s) not shown (recall, validation_accuracy)" in result.stderr
+    assert "--metrics a,b" in result.stderr
+
+
+def test_metrics_chooses_the_columns(many_metrics: tuple[Path, list[str]]) -> None:
+    project, _ = many_metrics
+    result = runner.invoke(
+        app, ["runs", "search", "metrics.auc > 0.9", "--metrics", "validation_accuracy, auc",
+              "-p", str(project)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split("\t")[5:] == ["validation_accuracy", "auc"]
+    assert [line.split("\t")[5:] for line in lines[1:]] == [["0.86", "0.92"], ["0.85", "0.91"]]
+    assert "5 more metric(s) not shown" in result.stderr
+
+
+def test_a_terminal_of_80_columns_never_wraps_ids_or_headers(
+    many_metrics: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    import weekend.cli.runs as runs_cli
+
+    project, ids = many_metrics
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=80, color_system=None)
+    monkeypatch.setattr(runs_cli, "console", terminal)
+    result = runner.invoke(app, ["runs", "list", "-p", str(project)])
+    assert result.exit_code == 0, result.output
+    lines = screen.getvalue().splitlines()
+    assert all(len(line) <= 80 for line in lines), lines
+    assert lines[0].strip() == "runs"
+    header, *rows = lines[1:]
+    assert header.split()[:1] == ["run"]
+    assert "status" in header.split()
+    assert "started" in header.split()
+    assert [row.split()[0] for row in rows] == [i[:12] for i in ids]  # one line per run
+    assert "auc" in header.split()  # as many metrics as fit, whole
+    assert "not shown" in result.stderr

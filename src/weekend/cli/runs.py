@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
 from weekend.cli._common import (
     JsonOption,
     ProjectOption,
     console,
+    err_console,
+    fmt,
     fmt_time,
     open_project,
     print_json,
@@ -23,43 +28,105 @@ runs_app = typer.Typer(
 experiments_app = typer.Typer(help="Experiments (named groups of runs).", no_args_is_help=True)
 
 
-def _summary_rows(records: list[Any], metric_keys: list[str]) -> list[list[Any]]:
-    return [
-        [
-            r.id[:12],
-            r.experiment,
-            r.name,
-            r.status,
-            fmt_time(r.start_time),
-            *[r.metrics.get(k) for k in metric_keys],
-        ]
-        for r in records
+MAX_METRIC_COLUMNS = 5
+_COLUMNS = ("run", "experiment", "name", "status", "started")
+MetricsOption = typer.Option(
+    None,
+    "--metrics",
+    "-m",
+    help=f"Metric columns, comma-separated (default: the first {MAX_METRIC_COLUMNS} by name).",
+)
+
+
+def _metric_keys(records: list[Any], chosen: str | None) -> tuple[list[str], list[str]]:
+    """The metric columns to show, and the keys left out (said below the table)."""
+    known = sorted({k for r in records for k in r.metrics})
+    if chosen is not None:
+        keys = list(dict.fromkeys(k.strip() for k in chosen.split(",") if k.strip()))
+        return keys, [k for k in known if k not in keys]
+    return known[:MAX_METRIC_COLUMNS], known[MAX_METRIC_COLUMNS:]
+
+
+def _cell(value: Any) -> str:
+    """A tab-separated cell: the whole value on one line."""
+    if value is None:
+        return ""
+    return " ".join(str(value).split()) if not isinstance(value, float) else repr(value)
+
+
+def _print_tsv(records: list[Any], keys: list[str]) -> None:
+    """Plain columns for pipes and scripts: full run ids, ISO times, no wrapping, no styling."""
+    lines = ["\t".join([*_COLUMNS, *keys])]
+    for r in records:
+        row = [r.id, r.experiment, r.name, r.status, fmt_time(r.start_time)]
+        lines.append("\t".join(_cell(v) for v in [*row, *(r.metrics.get(k) for k in keys)]))
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _print_runs_table(title: str, records: list[Any], keys: list[str]) -> list[str]:
+    """For a terminal: run ids, times, metrics and headers never wrap; only experiment and
+    name give way (wrapped at spaces, or cut with an ellipsis). Metric columns that do not fit
+    the terminal's width are left out and returned, to be named below the table."""
+    rows = [
+        [r.id[:12], r.experiment, r.name, r.status, fmt_time(r.start_time)[:16]] for r in records
     ]
+    cells = {k: [fmt(r.metrics.get(k)) for r in records] for k in keys}
+    fixed = {c: max([len(c), *(len(row[i]) for row in rows)]) for i, c in enumerate(_COLUMNS)}
+    # no borders; every column is followed by 2 spaces; experiment and name keep 8 each
+    budget = console.width - sum(fixed[c] + 2 for c in ("run", "status", "started")) - 20
+    shown: list[str] = []
+    for key in keys:
+        width = max([len(key), *(len(v) for v in cells[key])])
+        if budget < width + 2:
+            break
+        budget -= width + 2
+        shown.append(key)
+    table = Table(title=title, box=None, padding=(0, 2, 0, 0), header_style="bold underline")
+    for column in _COLUMNS:
+        if column in ("experiment", "name"):
+            table.add_column(column, overflow="ellipsis", min_width=min(fixed[column], 8))
+        else:
+            table.add_column(column, no_wrap=True, width=fixed[column])
+    for key in shown:
+        width = max([len(key), *(len(v) for v in cells[key])])
+        table.add_column(escape(key), no_wrap=True, width=width, justify="right")
+    for index, row in enumerate(rows):
+        table.add_row(*(fmt(v) for v in row), *(cells[k][index] for k in shown))
+    console.print(table)
+    return keys[len(shown) :]
 
 
-def _show_runs(records: list[Any], as_json: bool, title: str) -> None:
+def _show_runs(records: list[Any], as_json: bool, title: str, metrics: str | None) -> None:
     if as_json:
         print_json([r.to_dict() for r in records])
         return
-    keys = sorted({k for r in records for k in r.metrics})[:6]
-    print_table(
-        title,
-        ["run", "experiment", "name", "status", "started", *keys],
-        _summary_rows(records, keys),
-    )
+    keys, left_out = _metric_keys(records, metrics)
+    if console.is_terminal:
+        left_out = _print_runs_table(title, records, keys) + left_out
+    else:
+        _print_tsv(records, keys)
+    if left_out:
+        shown = ", ".join(left_out[:10]) + (", ..." if len(left_out) > 10 else "")
+        err_console.print(
+            f"{len(left_out)} more metric(s) not shown ({shown}); choose with --metrics a,b",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 @runs_app.command("list")
 def list_runs(
     experiment: str | None = typer.Option(None, "--experiment", "-e", help="Only this experiment."),
     limit: int = typer.Option(20, "--limit", "-n", help="How many (newest first)."),
+    metrics: str | None = MetricsOption,
     project: Path | None = ProjectOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """The newest runs."""
+    """The newest runs: a table on a terminal, tab-separated columns (full ids) in a pipe."""
     with open_project(project) as ws:
         records = ws.runs.search(None, limit=limit, experiment=experiment)
-    _show_runs(records, as_json, "runs")
+    _show_runs(records, as_json, "runs", metrics)
 
 
 @runs_app.command("search")
@@ -68,6 +135,7 @@ def search_runs(
     order_by: list[str] = typer.Option([], "--order-by", "-o", help="e.g. 'metrics.auc desc'"),
     limit: int = typer.Option(20, "--limit", "-n"),
     experiment: str | None = typer.Option(None, "--experiment", "-e"),
+    metrics: str | None = MetricsOption,
     project: Path | None = ProjectOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -76,7 +144,7 @@ def search_runs(
         records = ws.runs.search(
             filter, order_by=order_by or None, limit=limit, experiment=experiment
         )
-    _show_runs(records, as_json, f"runs where {filter}")
+    _show_runs(records, as_json, f"runs where {filter}", metrics)
 
 
 @runs_app.command("show")
