@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 from feature_project import hours, open_ws, stats_frame
@@ -79,10 +80,16 @@ def test_materialize_and_skew(runner: CliRunner, files: Path) -> None:
     run(runner, files, "apply", str(files / "features.py"))
     end = hours(6).isoformat()
     out = json.loads(run(runner, files, "materialize", "--end", end, "--json"))
-    assert [(r["view"], r["rows"], r["written"]) for r in out] == [("driver_stats", 1, 1)]
-    table = run(runner, files, "materialize", "driver_stats", "--end", end)
-    assert "materialized" in table
+    assert [(r["view"], r["rows"], r["written"], r["note"]) for r in out] == [
+        ("driver_stats", 1, 1, "")
+    ]
+    # by default, only what is not materialized yet: here nothing
+    assert "nothing to do" in run(runner, files, "materialize", "driver_stats", "--end", end)
     assert "nothing to do" in run(runner, files, "materialize", "-i", "--end", end)
+    table = run(runner, files, "materialize", "driver_stats", "--full", "--end", end)
+    assert "materialized" in table
+    assert "driver_stats" in table
+    assert "nothing to do" not in table
     clean = run(runner, files, "skew", "driver_stats", "--sample", "10")
     assert "no skew: 0 of 3 entities" in clean
     with open_ws(files) as ws:
@@ -132,3 +139,132 @@ def test_the_command_prints_a_clear_error(files: Path) -> None:
     assert "error:" in out.stderr
     assert "'nope' does not exist" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_materialize_defaults_to_what_is_not_loaded_yet(runner: CliRunner, files: Path) -> None:
+    run(runner, files, "apply", str(files / "features.py"))
+    first = json.loads(run(runner, files, "materialize", "--end", hours(1).isoformat(), "--json"))
+    # never loaded: from end - ttl (ttl 2h, the window is inclusive of it)
+    assert [(r["start"][:19], r["rows"]) for r in first] == [("2023-12-31T22:59:59", 3)]
+    later = json.loads(run(runner, files, "materialize", "--end", hours(6).isoformat(), "--json"))
+    # from the first run's end (its watermark): drivers 1 (h1, h5) and 2 (h2) changed since
+    assert [(r["start"], r["rows"], r["written"]) for r in later] == [(hours(1).isoformat(), 2, 2)]
+    with open_ws(files) as ws:
+        rows = ws.features.online(
+            [{"driver_id": 1}, {"driver_id": 2}], ["driver_stats:trips"], now=hours(5.5)
+        ).rows
+    assert rows == [{"trips": 3}, {"trips": None}]  # driver 2's h2 value expired (ttl 2h)
+
+
+@pytest.mark.parametrize(
+    ("args", "why"),
+    [
+        # the source ends at h5; a ttl of 2h at the end h30 keeps nothing
+        (["--end", hours(30).isoformat()], "older than the view's ttl (2h) allows at the end"),
+        (["--end", hours(-5).isoformat()], "the first event is at 2024-01-01 00:00:00"),
+        (
+            ["--start", hours(6).isoformat(), "--end", hours(7).isoformat()],
+            "the newest event (2024-01-01 05:00:00) is before the start",
+        ),
+    ],
+)
+def test_an_empty_window_is_explained(
+    runner: CliRunner, files: Path, args: list[str], why: str
+) -> None:
+    run(runner, files, "apply", str(files / "features.py"))
+    out = run(runner, files, "materialize", *args)
+    assert "driver_stats: no event in [" in out
+    assert why in " ".join(out.split())
+    window = dict(zip(args[::2], args[1::2], strict=True))
+    with open_ws(files) as ws:  # the SDK says the same in the result's note
+        (result,) = ws.features.materialize(start=window.get("--start"), end=window["--end"])
+    assert (result.rows, result.written) == (0, 0)
+    assert why in result.note
+
+
+def test_nothing_new_since_the_last_run_is_explained(runner: CliRunner, files: Path) -> None:
+    run(runner, files, "apply", str(files / "features.py"))
+    run(runner, files, "materialize", "--end", hours(6).isoformat())
+    (again,) = json.loads(
+        run(runner, files, "materialize", "--end", hours(7).isoformat(), "--json")
+    )
+    assert (again["start"], again["rows"]) == (hours(6).isoformat(), 0)
+    assert (
+        "nothing new since the last run (the newest event is 2024-01-01 05:00:00)"
+        in (again["note"])
+    )
+
+
+def test_materialize_window_options_conflict(runner: CliRunner, files: Path) -> None:
+    for args, message in [
+        (["--full", "--start", "2024-01-01"], "--full loads from the beginning"),
+        (["-i", "--full"], "do not pass --full"),
+    ]:
+        result = runner.invoke(app, ["features", "materialize", *args, "-p", str(files)])
+        assert result.exit_code == 2, result.output
+        assert message in result.stderr
+
+
+def test_training_set(runner: CliRunner, files: Path) -> None:
+    run(runner, files, "apply", str(files / "features.py"))
+    entities = pd.DataFrame(
+        {"driver_id": [1, 2, 3], "event_timestamp": [hours(1.5), hours(2.5), hours(3)]}
+    )
+    entities.to_csv(files / "labels.csv", index=False)
+    out = run(
+        runner, files, "training-set", str(files / "labels.csv"), "driver_stats:trips",
+        "driver_stats:rating", "--output", str(files / "train.parquet"),
+    )  # fmt: skip
+    assert "training set: 3 rows x 4 columns (views driver_stats v1); wrote" in out
+    train = pd.read_parquet(files / "train.parquet")
+    with open_ws(files) as ws:
+        expected = ws.features.training_set(entities, ["driver_stats:trips", "driver_stats:rating"])
+    pd.testing.assert_frame_equal(train, expected, check_dtype=False)  # CSV: ms timestamps
+    assert train["trips"].tolist()[:2] == [2, 20]  # driver 3's h0 value expired at h3 (ttl 2h)
+    assert train["trips"].isna().tolist() == [False, False, True]
+    assert train["rating"].tolist()[:2] == [4.5, 3.5]
+    # a feature service by name, registered as a dataset, from a dataset of entity rows
+    summary = json.loads(
+        run(
+            runner, files, "training-set", str(files / "labels.csv"), "model",
+            "--register-as", "train", "--full-feature-names", "--json",
+        )
+    )  # fmt: skip
+    assert summary["dataset"] == "train/1"
+    assert summary["columns"] == [
+        "driver_id", "event_timestamp", "driver_stats__trips", "driver_stats__rating"
+    ]  # fmt: skip
+    with open_ws(files) as ws:
+        ws.datasets.register("labels", entities)
+    run(runner, files, "training-set", "labels/1", "driver_stats:*", "-o", str(files / "t.csv"))
+    assert pd.read_csv(files / "t.csv").columns.tolist() == [
+        "driver_id", "event_timestamp", "trips", "rating"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["labels.csv", "driver_stats:trips"], "give --output FILE"),
+        (["labels.csv", "driver_stats:trips", "-o", "x.json"], "must end in .parquet or .csv"),
+        (["labels.csv", "driver_stats:trips", "-o", "no/such/x.csv"], "its folder must exist"),
+        (["missing.csv", "driver_stats:trips", "-o", "x.csv"], "expected a CSV or Parquet file"),
+        (["labels.csv", "driver_stats:nope", "-o", "x.csv"], "unknown feature 'driver_stats:no"),
+        (["labels.csv", "driver_stats:trips", "-o", "x.csv", "--timestamp-column", "ts"],
+         "entity frame has no timestamp column 'ts'"),
+        (["nolabels/3", "driver_stats:trips", "-o", "x.csv"], "'nolabels/3' does not exist"),
+    ],
+)  # fmt: skip
+def test_training_set_bad_input(
+    runner: CliRunner, files: Path, args: list[str], message: str
+) -> None:
+    run(runner, files, "apply", str(files / "features.py"))
+    pd.DataFrame({"driver_id": [1], "event_timestamp": [hours(1)]}).to_csv(
+        files / "labels.csv", index=False
+    )
+    before = sorted(p.name for p in files.iterdir())
+    args = [str(files / a) if a.endswith((".csv", ".json")) else a for a in args]
+    result = runner.invoke(app, ["features", "training-set", *args, "-p", str(files)])
+    assert result.exit_code in (1, 2), result.output
+    assert message in " ".join(result.stderr.split())
+    assert sorted(p.name for p in files.iterdir()) == before  # nothing written

@@ -1,4 +1,4 @@
-"""``weekend features apply | plan | list | show | materialize | skew``."""
+"""``weekend features apply | plan | list | show | training-set | materialize | skew``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from weekend.cli._common import (
     JsonOption,
@@ -125,7 +126,7 @@ def _summary(definition: dict[str, Any]) -> list[tuple[str, Any]]:
         elif key == "function" and isinstance(value, dict):
             value = value.get("name")
         elif key == "ttl_us":
-            from weekend.features._types import format_duration
+            from weekend.features import format_duration
 
             key = "ttl"
             value = format_duration(None if value is None else _us(value))
@@ -199,24 +200,165 @@ def show(
         )
 
 
-@features_app.command("materialize")
-def materialize(
-    views: list[str] = typer.Argument(None, help="Feature views (default: all)."),
-    start: str | None = typer.Option(None, "--start", help="ISO time; default: the beginning."),
-    end: str | None = typer.Option(None, "--end", help="ISO time; default: now."),
-    incremental: bool = typer.Option(
-        False, "--incremental", "-i", help="From where the last run of each view ended."
+_TABLE_SUFFIXES = (".parquet", ".pq", ".csv")
+
+
+def _read_entities(ws: Any, value: str) -> Any:
+    """The entity rows: a CSV or Parquet file, or a dataset reference (``labels/2``)."""
+    from weekend.core.errors import InvalidValueError
+
+    path = Path(value)
+    if path.is_dir() or (path.suffix.lower() in _TABLE_SUFFIXES and not path.is_file()):
+        what = "a folder" if path.is_dir() else "missing"
+        raise InvalidValueError(f"entity rows {value!r}: expected a CSV or Parquet file, {what}")
+    if not path.is_file():
+        return ws.datasets.get(value).to_arrow()
+    try:
+        if path.suffix.lower() == ".csv":
+            import pyarrow.csv as pacsv
+
+            return pacsv.read_csv(path)
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path)
+    except Exception as exc:  # Arrow's reader errors: no public common base class
+        raise InvalidValueError(
+            f"entity rows {value!r} cannot be read as {path.suffix.lstrip('.') or 'Parquet'}: "
+            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from None
+
+
+def _check_output(output: Path | None, register_as: str | None) -> None:
+    from weekend.core.errors import InvalidValueError
+
+    if output is None and register_as is None:
+        raise InvalidValueError(
+            "give --output FILE (.parquet or .csv) or --register-as NAME (or both): "
+            "the training set has to go somewhere"
+        )
+    if output is None:
+        return
+    if output.suffix.lower() not in _TABLE_SUFFIXES:
+        raise InvalidValueError(
+            f"--output {str(output)!r} must end in .parquet or .csv, got {output.suffix!r}"
+        )
+    if not output.parent.is_dir() or output.is_dir():
+        raise InvalidValueError(
+            f"--output {str(output)!r}: its folder must exist and it must not be a folder"
+        )
+
+
+def _write_table(table: Any, output: Path) -> None:
+    """Written beside the target, then renamed: a failure leaves no half-written file."""
+    import os
+    import tempfile
+
+    handle, temp = tempfile.mkstemp(prefix=".weekend-", suffix=output.suffix, dir=output.parent)
+    os.close(handle)
+    try:
+        if output.suffix.lower() == ".csv":
+            import pyarrow.csv as pacsv
+
+            pacsv.write_csv(table, temp)
+        else:
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, temp)
+        os.replace(temp, output)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+@features_app.command("training-set")
+def training_set(
+    entities: str = typer.Argument(
+        ..., help="Entity rows: a CSV or Parquet file, or a dataset (labels/2)."
+    ),
+    features: list[str] = typer.Argument(
+        ..., help="'view:feature' references ('view:*' for all), or one feature service name."
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write the training set here (.parquet or .csv)."
+    ),
+    register_as: str | None = typer.Option(
+        None, "--register-as", help="Register it as the next version of this dataset."
+    ),
+    description: str | None = typer.Option(None, "--description", help="Of the dataset version."),
+    timestamp_column: str = typer.Option(
+        "event_timestamp", "--timestamp-column", help="The entity rows' time column."
+    ),
+    strict: bool = typer.Option(False, "--strict", help="Also require created_ts <= row time."),
+    full_feature_names: bool = typer.Option(
+        False, "--full-feature-names", help="Name columns view__feature."
     ),
     project: Path | None = ProjectOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Load the latest value per entity into the online store, with a progress bar."""
+    """Point-in-time correct features for every entity row (ws.features.training_set)."""
+    _check_output(output, register_as)
+    chosen: Any = features[0] if len(features) == 1 and ":" not in features[0] else features
+    with open_project(project) as ws:
+        table = ws.features.training_set(
+            _read_entities(ws, entities),
+            chosen,
+            strict=strict,
+            timestamp_column=timestamp_column,
+            full_feature_names=full_feature_names,
+            register_as=register_as,
+            description=description,
+            output="arrow",
+        )
+        views = ws.features.versions_of(chosen)
+    if output is not None:
+        _write_table(table, output)
+    metadata = table.schema.metadata or {}
+    dataset = metadata.get(b"weekend.dataset", b"").decode() or None
+    summary = {
+        "rows": table.num_rows,
+        "columns": table.column_names,
+        "feature_views": views,
+        "output": None if output is None else str(output),
+        "dataset": dataset,
+    }
+    if as_json:
+        print_json(summary)
+        return
+    where = [f"wrote {output}"] if output is not None else []
+    where += [f"registered {dataset}"] if dataset else []
+    console.print(
+        escape(
+            f"training set: {table.num_rows} rows x {table.num_columns} columns "
+            f"(views {', '.join(f'{k} v{v}' for k, v in views.items())}); {'; '.join(where)}"
+        ),
+        highlight=False,
+    )
+
+
+@features_app.command("materialize")
+def materialize(
+    views: list[str] = typer.Argument(None, help="Feature views (default: all)."),
+    start: str | None = typer.Option(
+        None, "--start", help="ISO time: load exactly [start, end) (e.g. for late rows)."
+    ),
+    end: str | None = typer.Option(None, "--end", help="ISO time; default: now."),
+    full: bool = typer.Option(
+        False, "--full", help="Reload from the beginning (a view with a ttl: from end - ttl)."
+    ),
+    incremental: bool = typer.Option(
+        False, "--incremental", "-i", hidden=True, help="The default; kept for scripts."
+    ),
+    project: Path | None = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Load the latest value per entity into the online store, with a progress bar.
+
+    By default, everything not yet materialized: each view from the end of its last run (its
+    watermark) to --end; a view never loaded, or changed since, from the beginning.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    if incremental and start is not None:
-        from weekend.core.errors import InvalidValueError
-
-        raise InvalidValueError("--incremental starts at the watermark; do not pass --start")
+    _check_window(start, full, incremental)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -232,30 +374,43 @@ def materialize(
             bar.update(tasks[view], completed=done, total=total)
 
         names = views or None
-        if incremental:
+        if start is None and not full:
             results = ws.features.materialize_incremental(names, end, progress=progress)
         else:
             results = ws.features.materialize(names, start, end, progress=progress)
     if as_json:
         print_json([r.to_dict() for r in results])
         return
+    _print_materialized(results)
+
+
+def _check_window(start: str | None, full: bool, incremental: bool) -> None:
+    from weekend.core.errors import InvalidValueError
+
+    if incremental and (start is not None or full):
+        given = "--start" if start is not None else "--full"
+        raise InvalidValueError(f"--incremental starts at the watermark; do not pass {given}")
+    if full and start is not None:
+        raise InvalidValueError("--full loads from the beginning; do not pass --start")
+
+
+def _print_materialized(results: list[Any]) -> None:
     rows = [
-        (
-            r.view,
-            r.version,
-            _when(r.start),
-            _when(r.end),
-            r.rows,
-            r.written,
-            r.skipped_older,
-        )
+        (r.view, r.version, _when(r.start), _when(r.end), r.rows, r.written, r.skipped_older)
         for r in results
     ]
+    if not results:
+        console.print(
+            "nothing to do: every view was materialized up to this end already (its watermark "
+            "is later); to load an earlier window again, pass --start or --full"
+        )
+        return
     print_table(
         "materialized", ["view", "version", "start", "end", "entities", "written", "older"], rows
     )
-    if not results:
-        console.print("nothing to do: every view is up to date")
+    for result in results:
+        if result.note:
+            console.print(f"[yellow]{escape(result.view)}[/yellow]: {escape(result.note)}")
 
 
 @features_app.command("skew")

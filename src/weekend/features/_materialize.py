@@ -10,7 +10,8 @@ Every run is recorded in the ``materializations`` table (view, version, window, 
 ``materialize_incremental`` starts where the last run of the same view version into the same
 store ended; a new version of a view is cleared from the store and loaded from the start.
 A view with a ttl is loaded from ``end - ttl`` when no start is given: older values would be
-expired online anyway.
+expired online anyway. A window that held no event is explained in the result's ``note``
+(:func:`explain_empty`: where the source's events are, against the window and its origin).
 """
 
 from __future__ import annotations
@@ -19,21 +20,24 @@ import datetime
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 from sqlalchemy import select
 
 from weekend.catalog.tables_features import materializations
 from weekend.core.ids import new_id, now_ms
+from weekend.core.sql import quote_ident
 from weekend.features._definitions import FeatureView
 from weekend.features._pit import source_order
-from weekend.features._sources import OfflineSession, epoch_ns, quote
+from weekend.features._sources import OfflineSession, epoch_ns
 from weekend.features._training import cast_features
+from weekend.features._types import format_duration
 from weekend.features.online import OnlineStore
 
 BATCH_ROWS = 50_000
 Progress = Callable[[str, int, int], None]
+StartedBy = Literal["given", "ttl", "watermark"]
 _E, _C, _O = "__wk_event_ns", "__wk_created_ns", "__wk_order"
 
 
@@ -61,6 +65,7 @@ class MaterializeResult:
     skipped_older: int
     cleared: bool = False
     seconds: float = 0.0
+    note: str = ""  # when nothing was read: the window used and why it held nothing
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +78,7 @@ class MaterializeResult:
             "skipped_older": self.skipped_older,
             "cleared": self.cleared,
             "seconds": round(self.seconds, 3),
+            "note": self.note,
         }
 
 
@@ -87,14 +93,14 @@ def latest_per_entity_sql(
     field = view.created_timestamp_field
     if field:
         created = f"coalesce({epoch_ns(field, types[field])}, {event})"
-    keys = [quote(k) for k in view.join_keys]
+    keys = [quote_ident(k) for k in view.join_keys]
     order = source_order(source, types)
     items = [*keys, f"{event} AS {_E}", f"{created} AS {_C}", f"{order} AS {_O}"]
-    items += [quote(f) for f in view.features]
+    items += [quote_ident(f) for f in view.features]
     window = [f"{k} IS NOT NULL" for k in keys] + [f"{_E} IS NOT NULL", f"{_E} < {end}"]
     if start is not None:
         window.append(f"{_E} >= {start}")
-    outputs = ", ".join([*keys, _E, _C, *(quote(f) for f in view.features)])
+    outputs = ", ".join([*keys, _E, _C, *(quote_ident(f) for f in view.features)])
     return (
         f"SELECT {outputs} FROM (SELECT {', '.join(items)} FROM {source}) "
         f"WHERE {' AND '.join(window)} "
@@ -122,8 +128,10 @@ def load_window(
     *,
     progress: Progress | None = None,
     cleared: bool = False,
+    started_by: StartedBy = "given",
 ) -> MaterializeResult:
-    """Stream the latest row per entity of the window into ``store``."""
+    """Stream the latest row per entity of the window into ``store``; ``started_by`` says
+    where ``start`` came from, for the note that explains a window without events."""
     began = time.perf_counter()
     con = session.con
     table = f"__wk_latest_{new_id()}"
@@ -154,6 +162,7 @@ def load_window(
             features=list(view.features),
         )
         rows, written = result.rows, result.written
+        note = "" if rows else explain_empty(session, view, start, end, started_by)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return MaterializeResult(
@@ -166,7 +175,50 @@ def load_window(
         skipped_older=rows - written,
         cleared=cleared,
         seconds=time.perf_counter() - began,
+        note=note,
     )
+
+
+def _at(ns: int) -> str:
+    stamp = ns_to_datetime(ns)
+    return "" if stamp is None else stamp.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def explain_empty(
+    session: OfflineSession, view: FeatureView, start: int | None, end: int, started_by: StartedBy
+) -> str:
+    """Why the window ``[start, end)`` of ``view`` held no event: one aggregate over the
+    source (run only when nothing was read), turned into the window and what to do."""
+    types = session.source_types(view)
+    event = epoch_ns(view.timestamp_field, types[view.timestamp_field])
+    keyed = " AND ".join(f"{quote_ident(k)} IS NOT NULL" for k in view.join_keys) or "true"
+    total, usable, first, last = session.con.sql(
+        "SELECT count(*), count(e) FILTER (WHERE k), min(e) FILTER (WHERE k), "
+        f"max(e) FILTER (WHERE k) FROM (SELECT {event} AS e, ({keyed}) AS k "
+        f"FROM {session.from_sql(view)})"
+    ).fetchall()[0]
+    window = f"no event in [{'the beginning' if start is None else _at(start)}, {_at(end)})"
+    if not total:
+        return f"{window}: the source has no rows"
+    if not usable:
+        return f"{window}: every source row has a null join key or event time"
+    if first >= end:
+        return f"{window}: the first event is at {_at(first)}; materialize with a later end"
+    if start is None or last >= start:
+        return f"{window}: the events run from {_at(first)} to {_at(last)}, none in the window"
+    if started_by == "watermark":
+        return (
+            f"{window}: nothing new since the last run (the newest event is {_at(last)}); "
+            "rows that arrive late, before the last run's end, need an explicit start"
+        )
+    if started_by == "ttl":
+        return (
+            f"{window}: the newest event ({_at(last)}) is older than the view's ttl "
+            f"({format_duration(view.window)}) allows at the end, so online reads at that time "
+            f"return None. To serve these values, materialize with an end after {_at(last)} "
+            "and read with now= before it expires, or apply the view with a longer ttl (or none)"
+        )
+    return f"{window}: the newest event ({_at(last)}) is before the start"
 
 
 # -- watermarks -----------------------------------------------------------------------------
@@ -227,6 +279,8 @@ def history(catalog: Any, view: str | None = None) -> list[dict[str, Any]]:
 __all__ = [
     "BATCH_ROWS",
     "MaterializeResult",
+    "StartedBy",
+    "explain_empty",
     "history",
     "last_run",
     "latest_per_entity_sql",
