@@ -302,16 +302,28 @@ def promote(
     as_json: bool = JsonOption,
 ) -> None:
     """Move an alias to a version whose evaluation is blessed (or --force, with --reason)."""
+    from weekend.core.errors import InvalidValueError
+    from weekend.registry.models import PromotionRefusedError
+
+    if force and not reason:
+        raise InvalidValueError("--force needs --reason '...' for the audit log")
     with open_project(project) as ws:
-        event = ws.models.promote(
-            name,
-            version,
-            alias_name,
-            evaluation=evaluation,
-            force=force,
-            reason=reason,
-            actor=actor,
-        )
+        try:
+            event = ws.models.promote(
+                name,
+                version,
+                alias_name,
+                evaluation=evaluation,
+                force=force,
+                reason=reason,
+                actor=actor,
+            )
+        except PromotionRefusedError as exc:  # say it in options, not in Python arguments
+            how = (
+                f"Evaluate it with gates (weekend models evaluate {exc.ref} --data FILE "
+                "--label COLUMN --gate 'auc >= 0.8'), or pass --force --reason '...'"
+            )
+            raise PromotionRefusedError(exc.ref, exc.alias, exc.problems, how) from None
     _print_event(event, as_json, f"{name}@{alias_name} already points at version {version}")
 
 

@@ -126,6 +126,17 @@ def _example_profile(example: pd.DataFrame) -> str:
     return orjson.dumps(found.to_dict()).decode()
 
 
+class PromotionRefusedError(ConflictError):
+    """A promotion the evidence does not support. ``problems`` lists why; ``how`` says how to
+    go on, in the caller's words (the SDK's by default; the command line passes its own)."""
+
+    SDK_HOW = "Evaluate it with gates (ws.models.evaluate), or pass force=True with a reason"
+
+    def __init__(self, ref: str, alias: str, problems: list[str], how: str = SDK_HOW) -> None:
+        self.ref, self.alias, self.problems = ref, alias, list(problems)
+        super().__init__(f"cannot promote {ref} to {alias!r}: {'; '.join(problems)}. {how}")
+
+
 class Models:
     """``ws.models``: the model registry of one workspace."""
 
@@ -448,12 +459,7 @@ class Models:
                 raise NotFoundError(f"model {name!r} has no version {number}")
             evidence, problems = promotion_check(conn, name, mid, number, alias, evaluation_id)
             if problems and not force:
-                raise ConflictError(
-                    f"cannot promote {name}/{number} to {alias!r}: "
-                    + "; ".join(problems)
-                    + ". Evaluate it with gates (ws.models.evaluate), or pass force=True with "
-                    "a reason"
-                )
+                raise PromotionRefusedError(f"{name}/{number}", alias, problems)
             return number, evidence, bool(problems)
 
         return self._move(name, alias, decide, action="promote", reason=reason, actor=actor)
@@ -662,4 +668,11 @@ class Models:
         return new_id(), now_ms()
 
 
-__all__ = ["AliasEvent", "LoadedVersion", "ModelVersion", "Models", "RegisteredModel"]
+__all__ = [
+    "AliasEvent",
+    "LoadedVersion",
+    "ModelVersion",
+    "Models",
+    "PromotionRefusedError",
+    "RegisteredModel",
+]
