@@ -58,6 +58,7 @@ SIGNATURE_TYPES: tuple[ColumnType, ...] = (
     "date",
     "timestamp",
 )
+_CANONICAL = frozenset(SIGNATURE_TYPES)
 SIGNATURE_VERSION = 1
 
 
@@ -81,6 +82,10 @@ class ColumnSpec:
     nullable: bool = False
     categories: tuple[Any, ...] | None = None
 
+    def __post_init__(self) -> None:
+        if self.type not in _CANONICAL:  # another spelling, or not a type a signature holds
+            object.__setattr__(self, "type", _parse_type(self.type, self.name))
+
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "type": self.type, "dtype": self.dtype}
         data["nullable"] = self.nullable
@@ -88,16 +93,12 @@ class ColumnSpec:
             data["categories"] = list(self.categories)
         return data
 
-    def __post_init__(self) -> None:
-        kind = parse(self.type, f"signature column {self.name!r}: type", allowed=SIGNATURE_TYPES)
-        object.__setattr__(self, "type", column_type(kind))
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ColumnSpec:
         if not isinstance(data, dict) or not isinstance(data.get("name"), str):
             raise InvalidValueError(f"signature column must be a dict with a 'name', got {data!r}")
         name = data["name"]
-        kind = parse(data.get("type"), f"signature column {name!r}: type", allowed=SIGNATURE_TYPES)
+        kind = _parse_type(data.get("type"), name)
         dtype = str(data.get("dtype", kind))
         if data.get("type") == "datetime" and _reads_as(dtype) == "date":
             kind = "date"  # written before signatures had dates: the dtype says what it is
@@ -109,11 +110,18 @@ class ColumnSpec:
             )
         return cls(
             name=name,
-            type=column_type(kind),
+            type=kind,
             dtype=dtype,
             nullable=bool(data.get("nullable", False)),
             categories=None if categories is None else tuple(categories),
         )
+
+
+def _parse_type(value: object, column: str) -> ColumnType:
+    if isinstance(value, str) and value in _CANONICAL:
+        return value
+    kind = parse(value, f"signature column {column!r}: type", allowed=SIGNATURE_TYPES)
+    return column_type(kind)
 
 
 def _reads_as(dtype: str) -> str | None:
