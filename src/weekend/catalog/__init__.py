@@ -100,14 +100,21 @@ class Catalog:
     def upgrade(self) -> None:
         """Bring the schema to HEAD, or refuse a catalog newer than this code.
 
-        On SQLite even the first look happens under the file lock: a process that opens the
-        file while another is creating it (switching it to WAL) would otherwise be refused
-        with "database is locked", which SQLite's busy timeout does not cover.
+        A catalog at HEAD is only read: no lock file, no write, so that a read-only catalog
+        (a serving replica's, a ``?mode=ro`` SQLite file) opens fine. On SQLite, a first look
+        that meets a file another process is creating (locked while it switches to WAL, which
+        the busy timeout does not cover) looks again under the migration lock.
         """
-        if self.dialect != "sqlite":
+        try:
             current = self._checked_revision()
-            if current == HEAD:
-                return
+        except CatalogVersionError:
+            raise
+        except ConfigurationError:
+            if self.dialect != "sqlite":
+                raise
+            current = None  # looked at again under the lock, which reports a lasting error
+        if current == HEAD:
+            return
         with self._migration_lock():
             current = self._checked_revision()
             if current != HEAD:
@@ -137,6 +144,8 @@ class Catalog:
                 return
             from filelock import FileLock
 
+            if database.startswith("file:"):  # a URI: file:path?mode=...
+                database = database.removeprefix("file:").partition("?")[0]
             with FileLock(database + ".migrate.lock", timeout=120):
                 yield
         else:
@@ -183,8 +192,8 @@ def _make_engine(url: str) -> Engine:
 
 def _sqlite_engine(url: str) -> Engine:
     memory = url in ("sqlite://", "sqlite:///:memory:")
-    if not memory:
-        database = url.split(":///", 1)[-1]
+    database = url.split(":///", 1)[-1]
+    if not memory and not database.startswith("file:"):  # a URI names an existing file
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
     if memory:

@@ -25,7 +25,8 @@ from typing import Any
 from weekend.core.errors import ConfigurationError
 from weekend.core.names import validate_name
 from weekend.core.optional import require
-from weekend.features.online._base import OnlineStore, RecordBatch, StoredRecord, check_key_prefix
+from weekend.features.online._base import OnlineStore, check_key_prefix
+from weekend.features.online._codec import RecordBatch, StoredRecord
 
 _OFFSET = 2**63
 _VERSION = 40

@@ -30,13 +30,8 @@ from filelock import FileLock, Timeout
 
 from weekend.core.errors import ConfigurationError
 from weekend.core.names import validate_name
-from weekend.features.online._base import (
-    MIN_NS,
-    OnlineStore,
-    RecordBatch,
-    StoredRecord,
-    check_key_prefix,
-)
+from weekend.features.online._base import OnlineStore, check_key_prefix
+from weekend.features.online._codec import MIN_NS, RecordBatch, StoredRecord
 
 _TABLE = "online_features"
 _SCHEMA = f"""
