@@ -385,3 +385,17 @@ def test_the_cli_reports_what_it_freed(root: Path, scratch: Path) -> None:
 def _file(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def test_the_operations_page_runs_as_written(
+    tmp_path: Path, scratch: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from _doc_pages import DOCS, run_page, shown_outputs
+
+    work = tmp_path / "docs"
+    work.mkdir()
+    with run_page(DOCS / "operations.md", work, monkeypatch) as page:
+        outputs = shown_outputs(page.code)
+        assert outputs == ["0 0"]
+        assert page.printed == "0 0"
+        assert page.namespace["report"].dry_run
