@@ -145,7 +145,7 @@ def test_validate_exit_codes(project: Path, files: dict[str, Path], tmp_path: Pa
     assert failed.exit_code == 1
     assert failed.stdout.startswith("FAILED: 120 rows, 1 error, 0 warnings")
     assert "new_category" in failed.stdout
-    assert "'ZZ' at rows [2, 4]" in failed.stdout
+    assert "'ZZ' (row 2), 'ZZ' (row 4)" in failed.stdout
     report = json.loads(cli(project, "validate", "flights", str(files["bad"]), "--json").stdout)
     [violation] = report["violations"]
     assert (report["ok"], violation["rule"], violation["column"], violation["count"]) == (
@@ -238,7 +238,7 @@ def test_errors_are_one_line_messages_with_exit_codes(
     assert_error(
         main(run, "data", "register", "x", "nowhere.csv", *p),
         2,
-        "data path 'nowhere.csv' does not exist",
+        "data: 'nowhere.csv' does not exist (looked for",
     )
     assert_error(
         main(run, "data", "show", "x/0", *p),

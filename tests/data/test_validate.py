@@ -76,7 +76,8 @@ def test_schema_violations_are_named_counted_and_shown(
     assert (dtype.count, dtype.examples, dtype.rows) == (1, ("abc",), (17,))
     assert dtype.severity == "error"
     assert "column 'dep_delay' must be float, got object values of mixed types" in dtype.message
-    assert "at rows [17]" in dtype.message
+    assert dtype.cells == ((17, "abc"),)
+    assert "1 row, e.g. 'abc' (row 17)" in dtype.message  # the offending cell: value and row
 
     rng_ = only(report, "out_of_range", "dep_delay")
     assert (rng_.count, rng_.examples, rng_.rows, rng_.severity) == (

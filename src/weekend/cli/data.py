@@ -19,6 +19,11 @@ from weekend.cli._common import (
 )
 from weekend.core.errors import InvalidValueError
 
+SOURCE_HELP = "A CSV or Parquet file, a folder of Parquet files, or a dataset reference (name/3)."
+AllowEmptyOption = typer.Option(
+    False, "--allow-empty", help="Accept data without rows (a header-only CSV file)."
+)
+
 data_app = typer.Typer(
     help="Datasets: versioned data with schemas, profiles and checks.", no_args_is_help=True
 )
@@ -27,12 +32,13 @@ data_app = typer.Typer(
 @data_app.command("register")
 def register(
     name: str = typer.Argument(..., help="Dataset name."),
-    source: Path = typer.Argument(..., help="A Parquet or CSV file, or a folder of them."),
+    source: str = typer.Argument(..., help=SOURCE_HELP),
     key: list[str] = typer.Option([], "--key", "-k", help="Key column (repeat for several)."),
     description: str | None = typer.Option(None, "--description", "-d"),
     validate_against: str | None = typer.Option(
         None, "--validate-against", help="Refuse the data if it breaks this version's schema."
     ),
+    allow_empty: bool = AllowEmptyOption,
     project: Path | None = ProjectOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -44,6 +50,7 @@ def register(
             keys=[tuple(k.split(",")) if "," in k else k for k in key],
             description=description,
             validate_against=validate_against,
+            allow_empty=allow_empty,
         )
     if as_json:
         print_json(version.to_dict())
@@ -149,18 +156,21 @@ def profile(
 @data_app.command("validate")
 def validate(
     ref: str = typer.Argument(..., help="The version whose schema the data must match."),
-    source: Path = typer.Argument(..., help="The new data: a Parquet or CSV file or folder."),
+    source: str = typer.Argument(..., help=SOURCE_HELP),
     expectations: Path | None = typer.Option(
         None, "--expectations", "-x", help="A JSON file with a list of expectations."
     ),
+    allow_empty: bool = AllowEmptyOption,
     project: Path | None = ProjectOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Check new data against a version's schema and expectations (exit 1 on errors)."""
-    from weekend.data._expectations import Expectation
+    from weekend.data import Expectation
 
     declared = []
     if expectations is not None:
+        if expectations.is_dir():
+            raise InvalidValueError(f"--expectations {expectations}: a folder; name a JSON file")
         try:
             items = orjson.loads(expectations.read_bytes())
         except (OSError, orjson.JSONDecodeError) as exc:
@@ -171,7 +181,7 @@ def validate(
             raise InvalidValueError("--expectations must hold a JSON list of expectations")
         declared = [Expectation.from_dict(item) for item in items]
     with open_project(project) as ws, console.status("validating ..."):
-        report = ws.datasets.validate(ref, source, declared)
+        report = ws.datasets.validate(ref, source, declared, allow_empty=allow_empty)
     if as_json:
         print_json(report.to_dict())
     else:

@@ -249,7 +249,12 @@ def copy(
 @models_app.command("evaluate")
 def evaluate(
     ref: str = typer.Argument(..., help="The candidate: name/4, name@challenger or name"),
-    data: str = typer.Option(..., "--data", "-d", help="Parquet/CSV file or dataset ref."),
+    data: str = typer.Option(
+        ...,
+        "--data",
+        "-d",
+        help="CSV or Parquet file, folder of Parquet files, or dataset reference (holdout/2).",
+    ),
     label: str = typer.Option(..., "--label", "-l", help="Label column in the data."),
     baseline: str | None = typer.Option(
         None, "--baseline", "-b", help="Alias (champion), version, or ref to compare against."
@@ -399,7 +404,12 @@ def lineage(
 
 def predict(
     ref: str = typer.Argument(..., help="Model: name@champion, name/3 or name"),
-    input: Path = typer.Option(..., "--input", "-i", help="Parquet file or folder."),
+    input: str = typer.Option(
+        ...,
+        "--input",
+        "-i",
+        help="CSV or Parquet file, folder of Parquet files, or dataset reference (flights/3).",
+    ),
     output: Path = typer.Option(..., "--output", "-o", help="Parquet file to write."),
     chunk_rows: int = typer.Option(100_000, "--chunk-rows", help="Rows per chunk (memory)."),
     keep: list[str] = typer.Option(
@@ -411,8 +421,15 @@ def predict(
     project: Path | None = ProjectOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Batch prediction: Parquet in, Parquet with predictions and model_version out."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    """Batch prediction: CSV or Parquet in, Parquet with predictions and model_version out."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeRemainingColumn
+
+    from weekend.core.errors import InvalidValueError
+
+    if output.is_dir():
+        raise InvalidValueError(
+            f"--output {str(output)!r} is a folder; name a Parquet file to write"
+        )
 
     columns = (
         "[progress.description]{task.description}",
@@ -421,9 +438,12 @@ def predict(
         TimeRemainingColumn(),
     )
     with open_project(project) as ws, Progress(*columns, console=err_console) as bar:
-        task = bar.add_task(f"predicting with {ref}", total=None)
+        task: TaskID | None = None
 
         def advance(done: int, total: int) -> None:
+            nonlocal task
+            if task is None:  # the input was read and its first chunk validated: total known
+                task = bar.add_task(f"predicting with {ref}", total=total)
             bar.update(task, completed=done, total=total)
 
         result = ws.models.predict_batch(

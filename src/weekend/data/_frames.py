@@ -14,8 +14,9 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from weekend.core.errors import InvalidValueError
+from weekend.core.sql import quote_ident
 from weekend.core.types import NUMERIC_TYPES, TEMPORAL_TYPES, TEXT_TYPES
-from weekend.data._schema import logical_type_of, quote
+from weekend.data._schema import logical_type_of
 
 if TYPE_CHECKING:
     import duckdb
@@ -121,6 +122,40 @@ def coerce(s: pd.Series[Any], target: str, actual: str) -> pd.Series[Any]:
     return s
 
 
+_SPECIAL_FLOATS = frozenset({"nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"})
+_TRUE = frozenset({"true", "t", "yes", "y", "1"})
+_FALSE = frozenset({"false", "f", "no", "n", "0"})
+
+
+def parse_text(s: pd.Series[Any], target: str) -> pd.Series[Any]:
+    """Text read from a file (a CSV column that is not all numbers, say) as ``target`` values.
+
+    Text that is not a ``target`` value becomes null; :func:`unparsed` finds it.
+    """
+    import pandas as pd
+
+    text = s.astype("string").str.strip()
+    if target in NUMERIC_TYPES:
+        return pd.to_numeric(text, errors="coerce").astype("float64")
+    if target in TEMPORAL_TYPES:
+        return to_utc(text.astype(object))
+    if target == "bool":
+        lowered = text.str.lower()
+        return lowered.map(lambda v: True if v in _TRUE else False if v in _FALSE else None)
+    return s
+
+
+def unparsed(s: pd.Series[Any], target: str) -> pd.Series[Any]:
+    """True where a (non-null) text value is not a ``target`` value (see :func:`parse_text`)."""
+    values = parse_text(s, target)
+    bad = values.isna() & s.notna()
+    if target in NUMERIC_TYPES:
+        bad &= ~s.astype("string").str.strip().str.lower().isin(_SPECIAL_FLOATS).fillna(False)
+    if target == "int":
+        bad |= values.notna() & ((values % 1) != 0)
+    return bad.astype(bool)
+
+
 def to_utc(s: pd.Series[Any]) -> pd.Series[Any]:
     """Timestamps as naive UTC; values that are not dates or times become NaT."""
     import numpy as np
@@ -213,7 +248,7 @@ class RelationSource:
             yield frame
 
     def duplicates(self, cols: Sequence[str]) -> tuple[int, list[Any], list[int]]:
-        group = ", ".join(quote(c) for c in cols)
+        group = ", ".join(quote_ident(c) for c in cols)
         dups = (
             f"SELECT {group}, count(*) AS _wk_n FROM _wk_rel GROUP BY {group} HAVING count(*) > 1"
         )

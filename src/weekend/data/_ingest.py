@@ -1,25 +1,47 @@
-"""Turning any supported source into one Parquet file, streamed in bounded memory.
+"""One way in for data: every file or table a user passes is read here.
 
-Sources: a pandas DataFrame or Arrow table, a Parquet or CSV file, a folder of them, or a
-:class:`Query` (DuckDB SQL, or SQL run on PostgreSQL by URL). A single Parquet file is kept
-byte for byte; everything else is streamed through DuckDB (or SQLAlchemy for PostgreSQL)
-as Arrow record batches into a Parquet writer, so data larger than memory never becomes
-one pandas frame. The writer is deterministic, so identical data gives identical bytes and
-the same content hash.
+Sources (classified and checked by :func:`weekend.data._inputs.open_input`): a pandas
+DataFrame or Arrow table, a CSV or Parquet file, a folder of them, a dataset version or
+reference, or a :class:`Query` (DuckDB SQL, or SQL run on a database by URL). Three ways out:
+
+* :func:`write_parquet` streams the source into one Parquet file in bounded memory (a single
+  Parquet file, or a dataset version, is kept byte for byte after a check of its footer);
+  everything else goes through DuckDB (or SQLAlchemy for a database) as Arrow record batches
+  into a deterministic writer, so identical data gives identical bytes and the same hash;
+* :func:`parquet_files` gives Parquet files to stream from (a Parquet file or folder as they
+  are, anything else written to a temporary file first);
+* :func:`read_table` and :func:`read_frame` read the source into memory.
+
+Every failure is a :class:`~weekend.core.errors.UserInputError` naming the input, what was
+expected and what was found; no reader's jargon or traceback reaches the user. Data with no
+rows is refused unless the caller allows it (``allow_empty=True``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from weekend.artifacts import scratch_dir, scratch_prefix
+from weekend.core.duck import DuckLimits, duckdb_session
 from weekend.core.errors import ConfigurationError, InvalidValueError, UserInputError
+from weekend.core.sql import quote_ident
+from weekend.core.urls import redact_url
+from weekend.data._inputs import Input, empty_error, open_input
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from weekend.data.datasets import Datasets
 
 BATCH_ROWS = 131_072
 ROW_GROUP = 262_144
+DEFAULT_LIMITS = DuckLimits(memory_limit="512MB")  # the data section's default
 
 
 @dataclass(frozen=True)
@@ -34,22 +56,29 @@ class Query:
     sql: str
     url: str | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.sql, str) or not self.sql.strip():
+            raise InvalidValueError(f"Query sql must be a non-empty string, got {self.sql!r:.60}")
+        if self.url is not None and not isinstance(self.url, str):
+            raise InvalidValueError(
+                f"Query url must be a database URL string or None, got {type(self.url).__name__}"
+            )
+
     def describe(self) -> str:
-        where = "duckdb" if self.url is None else _hide_password(self.url)
+        where = "duckdb" if self.url is None else redact_url(self.url)
         return f"query[{where}]: {self.sql}"
 
 
-def _hide_password(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def _session(datasets: Datasets | None) -> contextlib.AbstractContextManager[Any]:
+    """A DuckDB session with the data section's limits (the dataset service's, if given)."""
+    limits = DEFAULT_LIMITS if datasets is None else datasets._limits
+    return duckdb_session(limits, prefix=scratch_prefix("duckdb"))
 
 
 def describe_source(data: Any) -> str:
+    """Where ``data`` comes from, as a dataset version records it (``source``)."""
+    if isinstance(data, Input):
+        return data.describe()
     if isinstance(data, Query):
         return data.describe()
     if isinstance(data, str | Path):
@@ -59,21 +88,38 @@ def describe_source(data: Any) -> str:
 
 def file_relation(path: Path) -> str:
     """A DuckDB FROM-expression reading a file or a folder of Parquet or CSV files."""
-    if path.is_dir():
-        parquet = sorted(path.rglob("*.parquet"))
-        if parquet:
-            return f"read_parquet({_sql_string(str(path))} || '/**/*.parquet')"
-        if sorted(path.rglob("*.csv")):
-            return f"read_csv_auto({_sql_string(str(path))} || '/**/*.csv', header = true)"
-        raise InvalidValueError(f"folder {str(path)!r} holds no .parquet or .csv files")
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        return f"read_parquet({_sql_string(str(path))})"
-    if suffix in (".csv", ".tsv", ".txt") or path.name.endswith(".csv.gz"):
-        return f"read_csv_auto({_sql_string(str(path))}, header = true)"
-    raise InvalidValueError(
-        f"data path {str(path)!r} has suffix {suffix!r}; expected .parquet, .csv or a folder"
-    )
+    return open_input(Path(path)).relation()
+
+
+# ---------------------------------------------------------------- record batches
+
+
+def _batches(inp: Input, con: Any, columns: Sequence[str] | None = None) -> Iterator[Any]:
+    """The input's rows as Arrow record batches (errors surface while iterating)."""
+    if inp.kind == "query":
+        query: Query = inp.data
+        if query.url is not None:
+            yield from _batches_from_url(query)
+            return
+        yield from _batches_from_duckdb(con, _select(query.sql, columns, subquery=True))
+        return
+    if inp.kind in ("pandas", "arrow"):
+        # both through DuckDB, so that the same data gives the same types and bytes
+        name = f"weekend_src_{uuid.uuid4().hex}"
+        con.register(name, inp.data)
+        try:
+            yield from _batches_from_duckdb(con, _select(name, columns))
+        finally:
+            con.unregister(name)
+        return
+    yield from _batches_from_duckdb(con, _select(inp.relation(), columns))
+
+
+def _select(source: str, columns: Sequence[str] | None, *, subquery: bool = False) -> str:
+    if columns is None and subquery:
+        return source
+    what = "*" if columns is None else ", ".join(quote_ident(c) for c in columns)
+    return f"SELECT {what} FROM " + (f"({source.strip().rstrip(';')})" if subquery else source)
 
 
 def _batches_from_duckdb(con: Any, sql: str) -> Iterator[Any]:
@@ -130,17 +176,35 @@ def _arrow_types(dialect: str, description: Any) -> list[Any]:
     return types
 
 
-def _batches_from_url(query: Query) -> Iterator[Any]:
-    import pyarrow as pa
-    from sqlalchemy import create_engine, text
+def _engine(url: str) -> Any:
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
     try:
-        engine = create_engine(query.url or "")
+        return create_engine(url)
     except ModuleNotFoundError as exc:
         raise ConfigurationError(
-            f"the database driver for {_hide_password(query.url or '')} is not installed "
-            f"({exc.name}); for PostgreSQL: pip install 'weekend[postgres]'"
+            f"the database driver for {redact_url(url)} is not installed ({exc.name}); for "
+            "PostgreSQL: pip install 'weekend[postgres]'"
         ) from None
+    except NoSuchModuleError:
+        scheme = url.partition("://")[0]
+        raise InvalidValueError(
+            f"Query url {redact_url(url)!r}: no database dialect {scheme!r} is installed; "
+            "expected a SQLAlchemy URL such as 'postgresql+psycopg://user@host:5432/db'"
+        ) from None
+    except (ArgumentError, ValueError):
+        raise InvalidValueError(
+            f"Query url {redact_url(url)!r} is not a database URL; expected a SQLAlchemy URL "
+            "such as 'postgresql+psycopg://user@host:5432/db'"
+        ) from None
+
+
+def _batches_from_url(query: Query) -> Iterator[Any]:
+    import pyarrow as pa
+    from sqlalchemy import text
+
+    engine = _engine(query.url or "")
     try:
         with engine.connect() as conn:
             result = conn.execution_options(stream_results=True, max_row_buffer=BATCH_ROWS).execute(
@@ -168,48 +232,88 @@ def _batches_from_url(query: Query) -> Iterator[Any]:
         engine.dispose()
 
 
-def write_parquet(data: Any, dest: Path, con: Any) -> Path:
+# ---------------------------------------------------------------- checks
+
+
+def _wanted(columns: Sequence[str] | None, what: str) -> list[str] | None:
+    if columns is None:
+        return None
+    if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
+        raise InvalidValueError(
+            f"{what}: columns must be a list of column names, got {columns!r:.80}"
+            + (f"; pass [{columns!r}] for one column" if isinstance(columns, str) else "")
+        )
+    return list(columns)
+
+
+def check_columns(names: Sequence[str], columns: Sequence[str] | None, label: str) -> None:
+    """Refuse ``columns`` that ``names`` (the columns of ``label``) do not hold."""
+    missing = [c for c in columns or () if c not in names]
+    if missing:
+        listed = ", ".join(repr(n) for n in list(names)[:20])
+        more = f", ... ({len(names)} in all)" if len(names) > 20 else ""
+        plural = "s" if len(missing) > 1 else ""
+        raise InvalidValueError(
+            f"{label} has no column{plural} {', '.join(map(repr, missing))} (its columns: "
+            f"{listed}{more})",
+            field=missing[0],
+        )
+
+
+def _parquet_metadata(inp: Input, files: Sequence[Path], what: str) -> tuple[int, list[str]]:
+    """Rows and column names of Parquet files, from their footers (damage is refused)."""
+    import pyarrow.parquet as pq
+
+    rows, names = 0, list[str]()
+    for file in files:
+        try:
+            meta = pq.read_metadata(file)
+            names = names or list(meta.schema.to_arrow_schema().names)
+        except Exception as exc:
+            raise inp.error(exc, what) from None
+        rows += meta.num_rows
+    return rows, names
+
+
+# ---------------------------------------------------------------- the ways out
+
+
+def write_parquet(
+    data: Any,
+    dest: Path,
+    con: Any,
+    *,
+    what: str = "data",
+    allow_empty: bool = True,
+    datasets: Datasets | None = None,
+) -> Path:
     """Write ``data`` to ``dest`` as Parquet (or return a single Parquet file unchanged)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    if isinstance(data, str | Path):
-        path = Path(data)
-        if not path.exists():
-            raise InvalidValueError(f"data path {str(path)!r} does not exist")
-        if path.is_file() and path.suffix.lower() in (".parquet", ".pq"):
-            return path
-        batches: Iterator[Any] = _batches_from_duckdb(con, f"SELECT * FROM {file_relation(path)}")
-    elif isinstance(data, Query):
-        if data.url is None:
-            batches = _batches_from_duckdb(con, data.sql)
-        else:
-            batches = _batches_from_url(data)
-    elif isinstance(data, pa.Table) or (
-        type(data).__name__ == "DataFrame" and hasattr(data, "columns")
-    ):
-        # both through DuckDB, so that the same data gives the same types and bytes
-        name = f"weekend_src_{uuid.uuid4().hex}"
-        con.register(name, data)
-        batches = _batches_from_duckdb(con, f"SELECT * FROM {name}")
-    else:
-        raise UserInputError(
-            "data must be a pandas DataFrame, an Arrow table, a path to a Parquet/CSV file or "
-            f"folder, or a weekend Query; got {type(data).__name__}"
-        )
+    inp = open_input(data, what=what, datasets=datasets)
+    if inp.kind in ("parquet", "dataset"):
+        path = inp.parquet_path()
+        rows, names = _parquet_metadata(inp, [path], what)
+        if not names:
+            raise InvalidValueError(f"{what}: {inp.label} has no columns")
+        if rows == 0 and not allow_empty:
+            raise empty_error(inp, what)
+        return path
     writer: Any = None
     pending: list[Any] = []
-    rows = 0
+    rows = total = 0
     try:
         # Row groups of exactly ROW_GROUP rows, whatever the batch sizes of the source, so
         # that identical data always gives identical bytes.
-        for batch in batches:
+        for batch in _batches(inp, con):
             if writer is None:
                 writer = pq.ParquetWriter(
                     dest, batch.schema, compression="zstd", write_statistics=True
                 )
             pending.append(batch)
             rows += batch.num_rows
+            total += batch.num_rows
             while rows >= ROW_GROUP:
                 table = pa.Table.from_batches(pending)
                 writer.write_table(table.slice(0, ROW_GROUP), row_group_size=ROW_GROUP)
@@ -217,13 +321,147 @@ def write_parquet(data: Any, dest: Path, con: Any) -> Path:
                 pending, rows = rest.to_batches(), rest.num_rows
         if writer is not None and rows:
             writer.write_table(pa.Table.from_batches(pending), row_group_size=ROW_GROUP)
-    except UserInputError:
+    except (UserInputError, ConfigurationError):
         raise
     except Exception as exc:
-        raise UserInputError(f"could not read the data ({describe_source(data)}): {exc}") from exc
+        raise _hidden(inp.error(exc, what), inp) from None
     finally:
         if writer is not None:
             writer.close()
-    if writer is None:
-        raise InvalidValueError(f"the data ({describe_source(data)}) has no columns")
+    if writer is None or not len(writer.schema):
+        raise InvalidValueError(f"{what}: {inp.label} has no columns")
+    if total == 0 and not allow_empty:
+        raise empty_error(inp, what)
     return dest
+
+
+def _hidden(error: UserInputError, inp: Input) -> UserInputError:
+    """``error`` with a database URL's password removed from its message."""
+    url = getattr(inp.data, "url", None) if inp.kind == "query" else None
+    if isinstance(url, str) and url in str(error):
+        return type(error)(str(error).replace(url, redact_url(url)))
+    return error
+
+
+@contextlib.contextmanager
+def parquet_files(
+    source: Any,
+    *,
+    what: str = "input",
+    allow_empty: bool = True,
+    datasets: Datasets | None = None,
+) -> Iterator[tuple[list[Path], Input]]:
+    """The Parquet files holding ``source``, checked, and the checked input.
+
+    A Parquet file, a folder of them or a dataset version are used where they are; anything
+    else is written to a temporary Parquet file first, removed when the block ends.
+    """
+    inp = open_input(source, what=what, datasets=datasets)
+    if inp.kind in ("parquet", "dataset", "parquet_folder"):
+        files = list(inp.files) if inp.kind == "parquet_folder" else [inp.parquet_path()]
+        rows, _ = _parquet_metadata(inp, files, what)
+        if rows == 0 and not allow_empty:
+            raise empty_error(inp, what)
+        yield files, inp
+        return
+    with scratch_dir("input") as work:
+        with _session(datasets) as con:
+            dest = work / "input.parquet"
+            write_parquet(inp, dest, con, what=what, allow_empty=allow_empty)
+        yield [dest], inp
+
+
+def read_table(
+    source: Any,
+    *,
+    what: str = "data",
+    columns: Sequence[str] | None = None,
+    allow_empty: bool = False,
+    datasets: Datasets | None = None,
+) -> pa.Table:
+    """Read ``source`` into an Arrow table (only ``columns``, if given).
+
+    ``source``: a CSV or Parquet file, a folder of Parquet (or CSV) files, a dataset version
+    or reference (``"flights/3"``, with ``datasets``), a :class:`Query`, a pandas DataFrame
+    or an Arrow table. ``what`` names the input in messages (``"evaluation data"``).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    inp = open_input(source, what=what, datasets=datasets)
+    wanted = _wanted(columns, what)
+    try:
+        if inp.kind == "arrow":
+            check_columns(inp.data.column_names, wanted, f"{what}: {inp.label}")
+            table = inp.data if wanted is None else inp.data.select(wanted)
+        elif inp.kind == "pandas":
+            check_columns([str(c) for c in inp.data.columns], wanted, f"{what}: {inp.label}")
+            frame = inp.data if wanted is None else inp.data[wanted]
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+        elif inp.kind in ("parquet", "dataset"):
+            _, names = _parquet_metadata(inp, [inp.parquet_path()], what)
+            check_columns(names, wanted, f"{what}: {inp.label}")
+            table = pq.read_table(inp.parquet_path(), columns=wanted)
+        else:
+            table = _read_with_duckdb(inp, what, wanted, datasets)
+    except (UserInputError, ConfigurationError):
+        raise
+    except Exception as exc:
+        raise _hidden(inp.error(exc, what), inp) from None
+    if table.num_rows == 0 and not allow_empty:
+        raise empty_error(inp, what)
+    return table
+
+
+def _read_with_duckdb(
+    inp: Input, what: str, wanted: list[str] | None, datasets: Datasets | None
+) -> pa.Table:
+    import pyarrow as pa
+
+    pushed = None  # the columns DuckDB reads, checked first (a query's are checked after)
+    with _session(datasets) as con:
+        if wanted is not None and inp.kind != "query":
+            names = con.sql(f"SELECT * FROM {inp.relation()} LIMIT 0").columns
+            check_columns(names, wanted, f"{what}: {inp.label}")
+            pushed = wanted
+        table = pa.Table.from_batches(list(_batches(inp, con, pushed)))
+    if wanted is not None:
+        check_columns(table.column_names, wanted, f"{what}: {inp.label}")
+        table = table.select(wanted)
+    return table
+
+
+def read_frame(
+    source: Any,
+    *,
+    what: str = "data",
+    columns: Sequence[str] | None = None,
+    allow_empty: bool = False,
+    datasets: Datasets | None = None,
+) -> pd.DataFrame:
+    """:func:`read_table` as a pandas DataFrame; a DataFrame passed in comes back as it is."""
+    inp = open_input(source, what=what, datasets=datasets)
+    if inp.kind != "pandas":
+        table = read_table(
+            inp, what=what, columns=columns, allow_empty=allow_empty, datasets=datasets
+        )
+        frame: pd.DataFrame = table.to_pandas()
+        return frame
+    wanted = _wanted(columns, what)
+    check_columns([str(c) for c in inp.data.columns], wanted, f"{what}: {inp.label}")
+    if len(inp.data) == 0 and not allow_empty:
+        raise empty_error(inp, what)
+    selected: pd.DataFrame = inp.data if wanted is None else inp.data[wanted]
+    return selected
+
+
+__all__ = [
+    "Query",
+    "check_columns",
+    "describe_source",
+    "file_relation",
+    "parquet_files",
+    "read_frame",
+    "read_table",
+    "write_parquet",
+]

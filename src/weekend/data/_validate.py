@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from weekend.core.errors import DataValidationError, InvalidValueError
-from weekend.core.types import NUMERIC_TYPES, TEMPORAL_TYPES
+from weekend.core.types import NUMERIC_TYPES, TEMPORAL_TYPES, TEXT_TYPES
 from weekend.data._expectations import SEVERITIES, Expectation, Severity
 from weekend.data._frames import (
     MAX_EXAMPLES,
@@ -48,7 +48,9 @@ from weekend.data._frames import (
     compatible,
     offending,
     open_source,
+    parse_text,
     to_utc,
+    unparsed,
 )
 from weekend.data._schema import Schema, jsonable
 
@@ -56,6 +58,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
 DEFAULT_SEVERITIES: Mapping[str, Severity] = {"out_of_range": "warning", "extra_column": "warning"}
+_PARSED = {  # types a text value can be parsed as, and how a message names one
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "date": "a date",
+    "timestamp": "a date and time",
+}
 Test = Callable[["pd.Series[Any]"], "pd.Series[Any]"]
 
 
@@ -71,6 +80,7 @@ class Violation:
     examples: tuple[Any, ...] = ()
     rows: tuple[int, ...] = ()
     source: str = "expectation"
+    cells: tuple[tuple[int, Any], ...] = ()  # (row, value) of the first offending cells
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -80,6 +90,7 @@ class Violation:
             "count": self.count,
             "examples": jsonable(list(self.examples)),
             "rows": list(self.rows),
+            "cells": [[row, jsonable([value])[0]] for row, value in self.cells],
             "source": self.source,
             "message": self.message,
         }
@@ -153,19 +164,31 @@ class _Check:
     count: int = 0
     examples: list[Any] = field(default_factory=list)
     rows: list[int] = field(default_factory=list)
+    cells: list[tuple[int, Any]] = field(default_factory=list)
 
-    def add(self, count: int, examples: Sequence[Any], rows: Sequence[int]) -> None:
+    def add(
+        self,
+        count: int,
+        examples: Sequence[Any],
+        rows: Sequence[int],
+        cells: Sequence[tuple[int, Any]] = (),
+    ) -> None:
         self.count += count
         for value in examples:
-            plain = value.item() if hasattr(value, "item") else value
+            plain = _plain(value)
             if len(self.examples) < MAX_EXAMPLES and plain not in self.examples:
                 self.examples.append(plain)
         self.rows += list(rows)[: MAX_EXAMPLES - len(self.rows)]
+        self.cells += [(r, _plain(v)) for r, v in cells][: MAX_EXAMPLES - len(self.cells)]
 
     def violation(self) -> Violation:
         message = self.text
-        if self.count and self.rule not in ("freshness", "row_count") and self.examples + self.rows:
-            shown = ", ".join(repr(e) if isinstance(e, str) else str(e) for e in self.examples[:3])
+        listed = self.rule not in ("freshness", "row_count") and self.examples + self.rows
+        if self.count and self.cells:  # the offending cells: value and row
+            shown = ", ".join(f"{_shown(v)} (row {r})" for r, v in self.cells[:3])
+            message += f": {_plural(self.count, 'row')}, e.g. {shown}"
+        elif self.count and listed:
+            shown = ", ".join(_shown(e) for e in self.examples[:3])
             at = f" at rows {self.rows[:3]}" if self.rows else ""
             message += (
                 f": {_plural(self.count, 'row')}, e.g. {shown}{at}"
@@ -181,7 +204,16 @@ class _Check:
             tuple(self.examples),
             tuple(self.rows),
             self.source,
+            tuple(self.cells),
         )
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _shown(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _plural(count: int, noun: str) -> str:
@@ -195,8 +227,15 @@ def validate(
     *,
     severities: Mapping[str, Severity] | None = None,
     chunk_rows: int = 100_000,
+    from_text: bool = False,
 ) -> ValidationReport:
-    """Check ``data`` (DataFrame, Arrow table or DuckDB relation) against a schema and rules."""
+    """Check ``data`` (DataFrame, Arrow table or DuckDB relation) against a schema and rules.
+
+    ``from_text``: the data was read from text (a CSV file), so a string column that the
+    schema has as a number, date, time or bool was only read as text because some of its
+    values are not one; those values are the offending cells, the others are checked as
+    parsed.
+    """
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
         raise InvalidValueError(f"chunk_rows must be an integer >= 1, got {chunk_rows!r}")
     levels = {**DEFAULT_SEVERITIES, **(severities or {})}
@@ -207,7 +246,7 @@ def validate(
         if not isinstance(exp, Expectation):
             raise InvalidValueError(f"expectations must be Expectation objects, got {exp!r}")
     source = open_source(data, chunk_rows)
-    plan = _Plan(source.types, levels)
+    plan = _Plan(source.types, levels, from_text)
     if schema is not None:
         plan.add_schema(schema, expectations)
     for exp in expectations:
@@ -217,7 +256,7 @@ def validate(
     for chunk in source.chunks():
         n_rows += len(chunk)
         coerced = {
-            name: coerce(chunk[name], plan.target(name), source.types[name])
+            name: plan.coerce(chunk[name], name)
             for name in {c.column for c in row_checks if c.column and not c.raw}
         }
         _run_pandera(chunk, coerced, row_checks)
@@ -245,10 +284,13 @@ def validate(
 class _Plan:
     """Turns a schema and expectations into checks over the columns present."""
 
-    def __init__(self, types: Mapping[str, str], levels: Mapping[str, Severity]) -> None:
-        self.types, self.levels = types, levels
+    def __init__(
+        self, types: Mapping[str, str], levels: Mapping[str, Severity], from_text: bool = False
+    ) -> None:
+        self.types, self.levels, self.from_text = types, levels, from_text
         self.checks: list[_Check] = []
         self.expected: dict[str, str] = {}
+        self.parsed: set[str] = set()  # text columns checked and compared as parsed values
         self.unique: list[tuple[_Check, tuple[str, ...]]] = []
         self.counts: list[Expectation] = []
         self.fresh: list[tuple[Expectation, _Check]] = []
@@ -256,6 +298,11 @@ class _Plan:
 
     def target(self, name: str) -> str:
         return self.expected.get(name) or self.types[name]
+
+    def coerce(self, values: pd.Series[Any], name: str) -> pd.Series[Any]:
+        if name in self.parsed:
+            return parse_text(values, self.target(name))
+        return coerce(values, self.target(name), self.types[name])
 
     def _present(self, name: str, source: str, why: str) -> bool:
         if name in self.types:
@@ -271,12 +318,25 @@ class _Plan:
         actual = self.types[name]
         if compatible(expected, actual) is True:
             return
+        if self.from_text and actual in TEXT_TYPES and expected in _PARSED:
+            self._text_dtype(name, expected, severity, source)
+            return
         got = "object values of mixed types" if actual == "mixed" else actual
         text = f"column {name!r} must be {expected}, got {got}"
 
         def test(s: pd.Series[Any]) -> pd.Series[Any]:
             return ~offending(s, expected, actual)
 
+        self.checks.append(_Check("dtype", name, severity, source, text, test, raw=True))
+
+    def _text_dtype(self, name: str, expected: str, severity: Severity, source: str) -> None:
+        noun = _PARSED[expected]
+        text = f"column {name!r} must be {expected}, got text that is not {noun}"
+
+        def test(s: pd.Series[Any]) -> pd.Series[Any]:
+            return ~unparsed(s, expected)
+
+        self.parsed.add(name)
         self.checks.append(_Check("dtype", name, severity, source, text, test, raw=True))
 
     def add_schema(self, schema: Schema, expectations: Sequence[Expectation]) -> None:
@@ -434,7 +494,10 @@ def _run_pandera(
             continue
         rows = [int(i) for i in group["index"] if i is not None and i == i]
         values = [] if found.rule == "not_null" else list(group["failure_case"][: MAX_EXAMPLES * 4])
-        found.add(len(group), values, rows)
+        pairs = zip(group["index"], group["failure_case"], strict=True)
+        cells = [(int(i), v) for i, v in pairs if i is not None and i == i][:MAX_EXAMPLES]
+        cells = [] if found.rule == "not_null" else cells
+        found.add(len(group), values, rows, cells)
 
 
 def _aligned(test: Test, values: pd.Series[Any]) -> Test:

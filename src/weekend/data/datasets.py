@@ -8,10 +8,9 @@ version) or ``"name/3"``.
 
 from __future__ import annotations
 
-import contextlib
+import os
 import shutil
-import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,12 +19,16 @@ import orjson
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
+from weekend.artifacts import new_scratch_dir, scratch_prefix
 from weekend.catalog.tables_registry import dataset_versions, datasets
-from weekend.core.errors import InvalidNameError, InvalidValueError, NotFoundError
+from weekend.core import refs
+from weekend.core.duck import DuckLimits, duckdb_session
+from weekend.core.errors import InvalidValueError, NotFoundError
 from weekend.core.ids import new_id, now_ms
 from weekend.core.names import validate_name
 from weekend.data._expectations import Expectation
-from weekend.data._ingest import Query, describe_source, write_parquet
+from weekend.data._ingest import Query, check_columns, write_parquet
+from weekend.data._inputs import empty_error, open_input
 from weekend.data._profile import Profile, profile_diff
 from weekend.data._schema import Change, Schema, schema_diff
 
@@ -40,24 +43,10 @@ if TYPE_CHECKING:
     from weekend.data._validate import ValidationReport
 
 
-def parse_ref(ref: str, kind: str = "dataset") -> tuple[str, int | None]:
-    """``"name"`` -> (name, None); ``"name/3"`` -> (name, 3)."""
-    if not isinstance(ref, str):
-        raise InvalidValueError(f"{kind} reference must be a string, got {type(ref).__name__}")
-    name, _, version = ref.partition("/")
-    try:
-        validate_name(name, f"{kind} name")
-    except InvalidNameError as exc:
-        raise InvalidNameError(
-            f"{kind} reference {ref!r}: {exc}; expected 'name' or 'name/<version>'"
-        ) from None
-    if not version:
-        return name, None
-    if not version.isdigit() or int(version) < 1:
-        raise InvalidValueError(
-            f"{kind} reference {ref!r}: the version after '/' must be a positive integer"
-        )
-    return name, int(version)
+def parse_ref(ref: object, kind: str = "dataset") -> tuple[str, int | None]:
+    """``"name"`` -> (name, None); ``"name/3"`` -> (name, 3) (see :mod:`weekend.core.refs`)."""
+    parsed = refs.parse_ref(ref, kind, aliases=False)
+    return parsed.name, parsed.version
 
 
 @dataclass
@@ -97,8 +86,15 @@ class DatasetVersion:
         return "read_parquet('" + str(self.path()).replace("'", "''") + "')"
 
     def to_arrow(self, columns: Sequence[str] | None = None) -> pa.Table:
+        """The data (only ``columns``, if given); a column the version lacks is refused."""
         import pyarrow.parquet as pq
 
+        if columns is not None:
+            if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
+                raise InvalidValueError(
+                    f"columns must be a list of column names, got {columns!r:.80}"
+                )
+            check_columns(self.schema.names, columns, f"dataset {self.ref}")
         return pq.read_table(self.path(), columns=list(columns) if columns else None)
 
     def to_pandas(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -142,32 +138,13 @@ class DatasetDiff:
         }
 
 
-@contextlib.contextmanager
-def duck(memory_limit: str = "512MB") -> Iterator[duckdb.DuckDBPyConnection]:
-    """A private in-memory DuckDB connection that spills to a temporary folder.
-
-    ``memory_limit`` bounds DuckDB's buffers (its default is 80% of the machine's memory),
-    so registering or profiling data larger than memory stays well below the data's size.
-    """
-    import duckdb
-
-    spill = tempfile.mkdtemp(prefix="weekend-duckdb-")
-    con = duckdb.connect(config={"temp_directory": spill, "memory_limit": memory_limit})
-    con.execute("SET enable_progress_bar = false")  # weekend shows its own, where one waits
-    try:
-        yield con
-    finally:
-        con.close()
-        shutil.rmtree(spill, ignore_errors=True)
-
-
 class Datasets:
     """``ws.datasets``: register, read, validate, profile and compare dataset versions."""
 
     def __init__(self, catalog: Catalog, artifacts: ArtifactStore, settings: Settings) -> None:
         self._catalog = catalog
         self._artifacts = artifacts
-        self._memory_limit = str(settings.get("data", "duckdb_memory_limit"))
+        self._limits = DuckLimits.from_settings(settings, "data")
 
     # -- writing ----------------------------------------------------------------------------
     def register(
@@ -182,42 +159,39 @@ class Datasets:
         validate_against: str | None = None,
         expectations: Sequence[Expectation] = (),
         severities: Mapping[str, str] | None = None,
+        allow_empty: bool = False,
     ) -> DatasetVersion:
         """Store ``data`` as a new version of dataset ``name`` (or return the identical one).
 
-        ``data``: a DataFrame, an Arrow table, a Parquet/CSV file or folder, or a
-        :class:`~weekend.Query`. ``keys``: key columns whose uniqueness is recorded in the
-        schema. ``run``: the run (or run id) that produced the data, for lineage.
+        ``data``: a DataFrame, an Arrow table, a CSV or Parquet file or folder, a dataset
+        version or reference, or a :class:`~weekend.Query` (see "What weekend reads" in
+        docs/datasets.md). ``keys``: key columns whose uniqueness is recorded in the schema.
+        ``run``: the run (or run id) that produced the data, for lineage.
         ``validate_against`` (a version reference) and ``expectations``: check the data
-        first and refuse it, storing nothing, when the check finds an error.
+        first and refuse it, storing nothing, when the check finds an error. Data without
+        rows is refused unless ``allow_empty``.
         """
-        from weekend.data._profile import profile_and_schema
-
         validate_name(name, "dataset name")
         run_id = getattr(run, "id", run)
         if run_id is not None and not isinstance(run_id, str):
             raise InvalidValueError(f"run must be a Run or a run id, got {type(run).__name__}")
         reference = self.get(validate_against) if validate_against is not None else None
-        work = Path(tempfile.mkdtemp(prefix="weekend-register-"))
+        source = open_input(data, datasets=self)
+        work = new_scratch_dir("register")  # named for weekend gc
         try:
-            with duck(self._memory_limit) as con:
-                parquet = write_parquet(data, work / "data.parquet", con)
+            with duckdb_session(self._limits, prefix=scratch_prefix("duckdb")) as con:
+                parquet = write_parquet(source, work / "data.parquet", con, allow_empty=allow_empty)
                 if reference is not None or expectations:
-                    report = self._check(con, parquet, reference, expectations, severities)
+                    from_text = source.kind in ("csv", "csv_folder")
+                    checks = (reference, expectations, severities, from_text)
+                    report = self._check(con, parquet, *checks)
                     report.raise_for_errors()  # nothing is stored when the data is refused
-                # the file is read once: hashed while copied into the store's tmp folder
-                with self._artifacts.staged_file(parquet) as staged:
-                    existing = self._find_by_hash(name, staged.sha256)
-                    if existing is not None:
-                        return existing
-                    quoted = str(parquet).replace("'", "''")
-                    relation = f"SELECT * FROM read_parquet('{quoted}')"
-                    prof, schema = profile_and_schema(con, relation, keys=keys)
-                    # installed only once schema and profile succeeded: a failure leaves no
-                    # blob behind
-                    blob = staged.commit()
+                stored = self._store(con, name, parquet, keys)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+        if isinstance(stored, DatasetVersion):
+            return stored
+        blob, prof, schema = stored
         record = {
             "content_hash": blob.sha256,
             "blob_sha256": blob.sha256,
@@ -226,12 +200,33 @@ class Datasets:
             "num_columns": len(schema.columns),
             "schema_json": orjson.dumps(schema.to_dict()).decode(),
             "profile_json": orjson.dumps(prof.to_dict()).decode(),
-            "source": describe_source(data)[:2000],
+            "source": source.describe()[:2000],
             "lineage_json": orjson.dumps(dict(lineage or {})).decode(),
             "run_id": run_id,
             "description": description,
         }
         return self._insert_version(name, record)
+
+    def _store(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        name: str,
+        parquet: Path,
+        keys: Sequence[str | Sequence[str]],
+    ) -> DatasetVersion | tuple[Any, Profile, Schema]:
+        """The identical version if there is one, else ``(blob, profile, schema)``."""
+        from weekend.data._profile import profile_and_schema
+
+        # the file is read once: hashed while copied into the store's tmp folder
+        with self._artifacts.staged_file(parquet) as staged:
+            existing = self._find_by_hash(name, staged.sha256)
+            if existing is not None:
+                return existing
+            quoted = str(parquet).replace("'", "''")
+            relation = f"SELECT * FROM read_parquet('{quoted}')"
+            prof, schema = profile_and_schema(con, relation, keys=keys)
+            # installed only once schema and profile succeeded: a failure leaves no blob
+            return staged.commit(), prof, schema
 
     def _insert_version(self, name: str, record: dict[str, Any]) -> DatasetVersion:
         catalog = self._catalog
@@ -361,24 +356,33 @@ class Datasets:
         expectations: Sequence[Expectation] = (),
         *,
         severities: Mapping[str, str] | None = None,
+        allow_empty: bool = False,
     ) -> ValidationReport:
         """Check new data against the schema of version ``ref`` and declared expectations.
 
-        The report lists each violation with its column, rule, number of offending rows and
-        examples; ``report.ok`` is false when any violation is an error.
+        ``data``: what :meth:`register` takes, or a DuckDB relation. The report lists each
+        violation with its column, rule, number of offending rows and examples (the row and
+        value of the first offending cells); ``report.ok`` is false when any violation is
+        an error. Data without rows is refused unless ``allow_empty``.
         """
         version = self.get(ref)
-        with duck(self._memory_limit) as con:
-            if isinstance(data, str | Path | Query):
-                work = Path(tempfile.mkdtemp(prefix="weekend-validate-"))
-                try:
-                    parquet = write_parquet(data, work / "data.parquet", con)
-                    return self._check(con, parquet, version, expectations, severities)
-                finally:
-                    shutil.rmtree(work, ignore_errors=True)
+        if not isinstance(data, str | os.PathLike | Query | DatasetVersion):  # in memory
             from weekend.data._validate import validate
 
+            if type(data).__name__ != "DuckDBPyRelation":
+                frame = open_input(data)
+                if len(data) == 0 and not allow_empty:
+                    raise empty_error(frame)
             return validate(data, version.schema, expectations, severities=_levels(severities))
+        source = open_input(data, datasets=self)
+        work = new_scratch_dir("validate")
+        try:
+            with duckdb_session(self._limits, prefix=scratch_prefix("duckdb")) as con:
+                parquet = write_parquet(source, work / "data.parquet", con, allow_empty=allow_empty)
+                from_text = source.kind in ("csv", "csv_folder")
+                return self._check(con, parquet, version, expectations, severities, from_text)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
     def _check(
         self,
@@ -387,12 +391,14 @@ class Datasets:
         reference: DatasetVersion | None,
         expectations: Sequence[Expectation],
         severities: Mapping[str, str] | None,
+        from_text: bool = False,
     ) -> ValidationReport:
         from weekend.data._validate import validate
 
         relation = con.sql("SELECT * FROM read_parquet('" + str(parquet).replace("'", "''") + "')")
         schema = None if reference is None else reference.schema
-        return validate(relation, schema, expectations, severities=_levels(severities))
+        levels = _levels(severities)
+        return validate(relation, schema, expectations, severities=levels, from_text=from_text)
 
     def profile(self, ref: str) -> Profile:
         return self.get(ref).profile

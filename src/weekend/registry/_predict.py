@@ -1,8 +1,9 @@
 """Batch prediction: a Parquet file in, a Parquet file of predictions out, in bounded memory.
 
-The input (a Parquet file, a folder of Parquet files, or a dataset version) is read in chunks
-of ``chunk_rows`` rows with ``pyarrow.parquet.ParquetFile.iter_batches``, reading only the
-columns the model needs and the ones to keep. Each chunk is validated against the model's
+The input (a Parquet file, a folder of Parquet files, a dataset version or reference, or a CSV
+file, first written to a temporary Parquet file) is read in chunks of ``chunk_rows`` rows with
+``pyarrow.parquet.ParquetFile.iter_batches``, reading only the columns the model needs and
+the ones to keep. Each chunk is validated against the model's
 signature, predicted, and written while the next chunk is read and predicted (one writer
 thread, at most one chunk waiting), so memory holds about two chunks whatever the input size.
 
@@ -40,6 +41,8 @@ from weekend.registry._loaded import LoadedVersion
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from weekend.data import Datasets
+
 MODEL_VERSION = "model_version"
 
 
@@ -59,26 +62,30 @@ class BatchResult:
         return dict(self.__dict__)
 
 
-def input_files(source: Any) -> tuple[list[Path], str]:
-    """The Parquet files of ``source`` and a description of it."""
-    from weekend.data.datasets import DatasetVersion
+def input_files(
+    source: Any,
+    scratch: contextlib.ExitStack[Any],
+    datasets: Datasets | None = None,
+    output: Path | None = None,
+) -> tuple[list[Path], str]:
+    """The Parquet files to predict and a description of the input.
 
-    if isinstance(source, DatasetVersion):
-        return [source.path()], f"dataset {source.ref}"
-    if not isinstance(source, str | Path):
-        raise InvalidValueError(
-            "input must be a path to a Parquet file or folder, or a DatasetVersion, "
-            f"got {type(source).__name__}"
-        )
-    path = Path(source)
-    if path.is_file():
-        return [path], str(path)
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*.parquet") if p.is_file())
-        if not files:
-            raise InvalidValueError(f"input folder {str(path)!r} holds no .parquet files")
-        return files, str(path)
-    raise InvalidValueError(f"input {str(path)!r} does not exist")
+    ``source`` is read through weekend's one way in for data (:mod:`weekend.data`): a Parquet
+    file or folder, or a dataset version or reference, is streamed where it is; a CSV file (a
+    DataFrame, a Query) is first written to a temporary Parquet file that ``scratch`` removes.
+    Anything else is refused, naming the input and the formats expected. An input without
+    rows is allowed: its output is empty. ``output`` must not be the input.
+    """
+    from weekend.data import open_input, parquet_files
+
+    found = open_input(source, what="input", datasets=datasets)
+    originals = [*found.files, *([found.path] if found.path is not None else [])]
+    if output is not None and output.resolve() in {f.resolve() for f in originals}:
+        raise InvalidValueError(f"output {str(output)!r} is also the input; write elsewhere")
+    files, _ = scratch.enter_context(parquet_files(found, what="input", datasets=datasets))
+    if found.version is not None:
+        return files, f"dataset {found.version.ref}"
+    return files, str(found.path) if found.path is not None else found.describe()
 
 
 def _names(names: Sequence[str]) -> str:
@@ -162,23 +169,26 @@ def predict_batch(
     probabilities: bool = True,
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    datasets: Datasets | None = None,
 ) -> BatchResult:
-    """Predict every row of ``source`` into the Parquet file ``output`` (see module doc)."""
+    """Predict every row of ``source`` into the Parquet file ``output`` (see module doc).
+
+    ``datasets`` resolves a dataset reference given as ``source`` (``"flights/3"``).
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     started = time.perf_counter()
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
         raise InvalidValueError(f"chunk_rows must be an integer >= 1, got {chunk_rows!r}")
-    files, described = input_files(source)
     target = Path(output)
     if target.exists() and not overwrite:
         raise ConflictError(
             f"output {str(target)!r} already exists; pass overwrite=True (--overwrite) to "
             "replace it"
         )
-    if target.resolve() in {f.resolve() for f in files}:
-        raise InvalidValueError(f"output {str(target)!r} is also the input; write elsewhere")
+    scratch = contextlib.ExitStack()  # the Parquet copy of a CSV input, removed at the end
+    files, described = input_files(source, scratch, datasets, target)
     handles = [pq.ParquetFile(f) for f in files]
     try:
         names = list(handles[0].schema_arrow.names)
@@ -258,6 +268,7 @@ def predict_batch(
     finally:
         for handle in handles:
             handle.close()
+        scratch.close()
     return BatchResult(
         model=loaded.ref,
         input=described,

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -45,39 +44,41 @@ if TYPE_CHECKING:
 
 
 def load_data(store: Datasets, data: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The evaluation frame and a description of where it came from (the evidence)."""
+    """The evaluation frame and a description of where it came from (the evidence).
+
+    ``data`` is read through weekend's one way in for data (:func:`weekend.data.read_frame`):
+    a DataFrame, a dataset version or reference (``"holdout/2"``), a CSV or Parquet file, a
+    folder of Parquet files or a Query; anything else, and data without rows, is refused
+    with a message naming it.
+    """
     import pandas as pd
 
-    from weekend.data.datasets import DatasetVersion
+    from weekend.data import open_input, read_frame
 
-    if isinstance(data, pd.DataFrame):
+    what = "evaluation data"
+    source = open_input(data, what=what, datasets=store)
+    frame = read_frame(source, what=what, datasets=store)
+    info: dict[str, Any]
+    if source.kind == "pandas":
         try:
-            hashed = pd.util.hash_pandas_object(data, index=False).to_numpy().tobytes()
+            hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()
             fingerprint: str | None = sha256_bytes(hashed)
         except TypeError:
             fingerprint = None
-        info = {"kind": "frame", "columns": [str(c) for c in data.columns]}
-        return data, info | {"rows": len(data), "fingerprint": fingerprint}
-    if isinstance(data, str) and not Path(data).exists():
-        data = store.get(data)
-    if isinstance(data, DatasetVersion):
-        frame = data.to_pandas()
-        info = {"kind": "dataset", "ref": data.ref, "id": data.id}
-        return frame, info | {"content_hash": data.content_hash, "rows": len(frame)}
-    if isinstance(data, str | Path):
-        path = Path(data)
-        if path.is_file() and path.suffix.lower() == ".csv":
-            frame = pd.read_csv(path)
-        elif path.is_file():
-            frame = pd.read_parquet(path)
-        else:
-            raise InvalidValueError(f"evaluation data {str(path)!r} is not a file")
+        info = {"kind": "frame", "columns": [str(c) for c in frame.columns]}
+        info["fingerprint"] = fingerprint
+    elif source.version is not None:
+        version = source.version
+        info = {"kind": "dataset", "ref": version.ref, "id": version.id}
+        info["content_hash"] = version.content_hash
+    elif source.path is not None and source.path.is_file():
+        path = source.path
         info = {"kind": "file", "path": str(path.resolve()), "sha256": sha256_file(path)}
-        return frame, info | {"rows": len(frame)}
-    raise InvalidValueError(
-        "data must be a DataFrame, a dataset reference such as 'holdout/2', a DatasetVersion "
-        f"or a path to a Parquet or CSV file, got {type(data).__name__}"
-    )
+    elif source.path is not None:
+        info = {"kind": "folder", "path": str(source.path.resolve()), "files": len(source.files)}
+    else:
+        info = {"kind": source.kind, "source": source.describe()[:2000]}
+    return frame, info | {"rows": len(frame)}
 
 
 def _baseline(

@@ -117,13 +117,9 @@ def _example_profile(example: pd.DataFrame) -> str:
     """The profile of an input example (when no training dataset is given)."""
     import orjson
 
-    from weekend.data._profile import profile
-    from weekend.data.datasets import duck
+    from weekend.data import profile_frame
 
-    with duck() as con:
-        con.register("weekend_input_example", example)
-        found = profile(con, "SELECT * FROM weekend_input_example")
-    return orjson.dumps(found.to_dict()).decode()
+    return orjson.dumps(profile_frame(example).to_dict()).decode()
 
 
 class PromotionRefusedError(ConflictError):
@@ -624,7 +620,8 @@ class Models:
         trusted: bool = False,
         progress: Callable[[int, int], None] | None = None,
     ) -> BatchResult:
-        """Predict a Parquet file (or folder, or DatasetVersion) into a Parquet file, in chunks.
+        """Predict a Parquet or CSV file (or a Parquet folder, or a dataset version or
+        reference such as ``"flights/3"``) into a Parquet file, in chunks.
 
         The output holds the ``keep`` input columns (default: all), ``prediction`` (and
         ``proba_<class>`` for classifiers unless ``probabilities=False``) and
@@ -642,6 +639,7 @@ class Models:
             probabilities=probabilities,
             overwrite=overwrite,
             progress=progress,
+            datasets=self._datasets,
         )
 
     # -- evaluation storage (used by _promotion) ------------------------------------------------
