@@ -9,6 +9,11 @@ A type outside it (typically a custom class of the user) raises
 :class:`~weekend.core.errors.UnsafeModelError` unless the caller passes ``trusted=True``.
 There is no fallback to pickle, ever.
 
+A safe *type* is not a safe *value*: trees, histogram-tree predictors, k-d and ball trees
+and B-splines hold indices that compiled code follows unchecked, so every instance of them is
+checked (:mod:`weekend.registry._flavor_sklearn_audit`) before the loaded model is handed
+out; an inconsistent one is an :class:`~weekend.core.errors.UnsafeModelError` too.
+
 The :class:`SklearnModel` it loads runs linear pipelines through a compiled numpy fast path
 for small batches (see :mod:`weekend.registry._flavor_sklearn_fast`) and calls the estimator
 itself for everything else.
@@ -24,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from weekend.core.errors import IntegrityError, InvalidValueError, UnsafeModelError
+from weekend.registry._flavor_sklearn_audit import STRUCTURAL_TYPES, audit_model
 from weekend.registry._flavor_sklearn_fast import (
     FastLinear,
     FastPathUnsupportedError,
@@ -48,38 +54,47 @@ MODEL_FILE = "model.skops"
 
 SAFE_TYPES: frozenset[str] = frozenset(
     {
-        # tree ensembles: RandomForest, ExtraTrees, GradientBoosting, AdaBoost, DecisionTree,
-        # IsolationForest
+        # Checked structures (see _flavor_sklearn_audit): index arrays that compiled code
+        # follows unchecked are verified on every untrusted load.
+        # - trees of DecisionTree, RandomForest, ExtraTrees, GradientBoosting, AdaBoost,
+        #   IsolationForest (skops distrusts it for exactly this reason)
         "sklearn.tree._tree.Tree",
-        # HistGradientBoosting; with categorical features also a partial of check_array
+        # - HistGradientBoosting's trees (idem)
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-        "functools.partial",  # skops checks the wrapped function and arguments as well
-        "sklearn.utils.validation.check_array",
-        # dtypes stored by KBinsDiscretizer, SimpleImputer ...
-        "numpy.dtype",
-        # nearest neighbours
+        # - nearest neighbours, kernel density, local outlier factor
         "sklearn.neighbors._kd_tree.KDTree",
         "sklearn.neighbors._ball_tree.BallTree",
+        # - SplineTransformer's splines (skops sets their arrays, skipping scipy's checks)
+        "scipy.interpolate._bsplines.BSpline",
+        # Plain objects and functions: no stored index reaches compiled code.
+        # - the distance metrics of the trees above (their weights are checked with the tree)
         "sklearn.metrics._dist_metrics.EuclideanDistance64",
         "sklearn.metrics._dist_metrics.ManhattanDistance64",
         "sklearn.metrics._dist_metrics.MinkowskiDistance64",
-        # MLP optimisers
+        # - HistGradientBoosting's categorical preprocessing: a partial of check_array (skops
+        #   checks the wrapped function and its arguments against this list as well)
+        "functools.partial",
+        "sklearn.utils.validation.check_array",
+        # - dtypes stored by KBinsDiscretizer, SimpleImputer ... (read from an .npy header,
+        #   never with pickle)
+        "numpy.dtype",
+        # - MLP optimisers: arrays used by partial_fit only
         "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
         "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
-        # calibration, voting and stacking
+        # - calibration, voting and stacking: Python classes over other estimators
         "sklearn.calibration._CalibratedClassifier",
         "sklearn.calibration._SigmoidCalibration",
         "sklearn.utils._bunch.Bunch",
-        # SplineTransformer
-        "scipy.interpolate._bsplines.BSpline",
+        # - the array constructor a BSpline keeps
         "scipy._lib.array_api_compat.numpy._aliases.asarray",
-        # feature selection and column selection
+        # - score functions and column selectors: Python functions, called on the input only
         "sklearn.feature_selection._univariate_selection.f_classif",
         "sklearn.feature_selection._univariate_selection.f_regression",
         "sklearn.compose._column_transformer.make_column_selector",
     }
 )
-"""Types beyond skops' defaults that load without running user code (sklearn 1.9, skops 0.16)."""
+"""Types beyond skops' defaults that load without running user code (sklearn 1.9, skops 0.16);
+docs/registry.md says why each is safe."""
 
 
 class SklearnModel(LoadedModel):
@@ -218,6 +233,8 @@ class SklearnFlavor(Flavor):
             raise IntegrityError(
                 f"model file {MODEL_FILE!r} is not a readable skops file: {exc}"
             ) from exc
+        if not trusted and STRUCTURAL_TYPES.intersection(allowed):
+            audit_model(model, MODEL_FILE)  # before anything can call it
         fast, reason = self._fast_path(model, info)
         saved = labels_from_json(info.get("details", {}).get("classes"))
         current = getattr(model, "classes_", None)
