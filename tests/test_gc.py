@@ -27,13 +27,8 @@ from typer.testing import CliRunner
 
 from weekend.artifacts import ArtifactStore, new_scratch_dir, scratch_dir
 from weekend.artifacts._scratch import owner_tag
-from weekend.catalog.gc import (
-    NOT_BLOB_COLUMNS,
-    REFERENCE_COLUMNS,
-    collect_garbage,
-    parse_grace,
-    referenced_blobs,
-)
+from weekend.artifacts.gc import collect_garbage, parse_grace
+from weekend.catalog.references import NOT_BLOB_COLUMNS, REFERENCE_COLUMNS
 from weekend.catalog.tables import metadata
 from weekend.core.errors import IntegrityError, InvalidValueError
 from weekend.core.settings import init_project, load_settings
@@ -190,7 +185,7 @@ def test_a_kill_mid_model_registration_leaves_an_unreferenced_blob_that_gc_remov
     partial, _ = _kill_mid_registration(root, env, scratch, "model", stop_at=2)
     store = ws.artifacts
     [(orphan, _)] = list(store.blobs())
-    assert referenced_blobs(ws.catalog) == set()
+    assert ws.catalog.referenced_blobs() == set()
     assert any(p.name.startswith("weekend-package.") for p in scratch.iterdir())
 
     report = collect_garbage(ws.catalog, store, grace="1h", scratch_root=scratch)
@@ -231,7 +226,7 @@ def _train_and_register(ws: Workspace) -> dict[str, str]:
 def test_unreferenced_old_blobs_go_and_referenced_ones_stay(ws: Workspace, scratch: Path) -> None:
     refs = _train_and_register(ws)
     store = ws.artifacts
-    referenced = referenced_blobs(ws.catalog)
+    referenced = ws.catalog.referenced_blobs()
     assert {refs["dataset"], refs["artifact"], refs["model"]} <= referenced
     assert referenced == {digest for digest, _ in store.blobs()}
     orphan = store.put_bytes(b"written by a registration that died").sha256
@@ -342,7 +337,7 @@ def test_every_column_that_may_hold_a_blob_hash_is_read_by_the_collector() -> No
     unknown = suspicious - set(REFERENCE_COLUMNS) - set(NOT_BLOB_COLUMNS)
     assert not unknown, (
         f"columns {sorted(unknown)} may refer to blobs: register a reference source in "
-        "weekend.catalog.gc (or list them in NOT_BLOB_COLUMNS)"
+        "weekend.catalog.references (or list them in NOT_BLOB_COLUMNS)"
     )
     assert set(REFERENCE_COLUMNS) <= suspicious  # and the list names real columns
 

@@ -15,7 +15,7 @@ The root is a local folder (default ``.weekend/artifacts``) or any fsspec URL
 so the same temporary-then-rename discipline holds there through fsspec's ``mv``.
 
 What a crash leaves (``tmp/`` files, blobs no catalog row refers to, scratch folders in the
-system's temporary folder) is collected by :func:`weekend.catalog.gc.collect_garbage`
+system's temporary folder) is collected by :func:`weekend.artifacts.gc.collect_garbage`
 (``weekend gc``): re-using a stored blob refreshes its modification time, so that a blob a
 registration in progress relies on is always younger than the collector's grace period.
 """

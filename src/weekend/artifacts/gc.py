@@ -20,99 +20,32 @@ its time), so a registration that finishes within the grace period is never robb
 Blobs are listed before the references are read, so a row committed in between refers to a
 blob that is either listed as recent or seen as referenced.
 
-Every table column that holds a blob's sha256 is read through a *reference source*; a new
-table that refers to blobs registers one with :func:`register_blob_references`.
+Which blobs are referenced is the catalog's to say (``catalog.referenced_blobs()``, see
+:mod:`weekend.catalog.references`): this module takes any object with that method, so that
+the artifact store and the catalog stay independent of each other.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
-
-import orjson
-from sqlalchemy import Connection, select
+from typing import Any, Protocol
 
 from weekend.artifacts import ArtifactStore, Leftover, Sweep, sweep_scratch
-from weekend.catalog import Catalog
-from weekend.catalog.tables import run_artifacts
-from weekend.catalog.tables_registry import dataset_versions, model_versions
-from weekend.core.errors import ConfigurationError, IntegrityError, InvalidValueError
+from weekend.core.errors import InvalidValueError
 
 DEFAULT_GRACE = "1h"
 
-BlobReferences = Callable[[Connection], Iterable[str]]
-_SOURCES: dict[str, BlobReferences] = {}
 
-# Every column that holds a blob's sha256, and the source that reads it (tests hold this
-# list against the tables: a new column named like a hash must be in one of the two lists).
-REFERENCE_COLUMNS = {
-    "run_artifacts.sha256": "run artifacts",
-    "dataset_versions.blob_sha256": "dataset versions",
-    "dataset_versions.content_hash": "dataset versions",
-    "model_versions.manifest_json": "model packages",
-}
-NOT_BLOB_COLUMNS = {
-    "feature_definitions.definition_hash": "the hash of a definition's JSON, stored inline",
-}
+class BlobReferences(Protocol):
+    """What knows which blobs are in use: a :class:`~weekend.catalog.Catalog`."""
 
-
-def register_blob_references(name: str, source: BlobReferences) -> None:
-    """Add a reference source: ``source(conn)`` yields the sha256 of every blob that rows of
-    some table refer to (duplicates are fine). Registering a name again replaces it."""
-    if not isinstance(name, str) or not name:
-        raise ConfigurationError(f"a reference source needs a name, got {name!r:.80}")
-    _SOURCES[name] = source
-
-
-def reference_sources() -> list[str]:
-    """The names of the registered reference sources, sorted."""
-    return sorted(_SOURCES)
-
-
-def _run_artifacts(conn: Connection) -> Iterator[str]:
-    yield from conn.execute(select(run_artifacts.c.sha256).distinct()).scalars()
-
-
-def _dataset_versions(conn: Connection) -> Iterator[str]:
-    query = select(dataset_versions.c.blob_sha256, dataset_versions.c.content_hash)
-    for blob, content in conn.execute(query):
-        yield blob
-        yield content
-
-
-def _model_packages(conn: Connection) -> Iterator[str]:
-    query = select(model_versions.c.id, model_versions.c.manifest_json)
-    for version_id, text in conn.execute(query):
-        try:
-            manifest = orjson.loads(text)
-            digests = [entry["sha256"] for entry in manifest.values()]
-        except (orjson.JSONDecodeError, AttributeError, TypeError, KeyError) as exc:
-            # a manifest that cannot be read may name any blob: collect nothing
-            raise IntegrityError(
-                f"the manifest of model version {version_id} cannot be read ({exc}); "
-                "garbage collection stopped before removing any blob. Repair the catalog row "
-                "(or delete the version) and run it again."
-            ) from None
-        yield from digests
-
-
-register_blob_references("run artifacts", _run_artifacts)
-register_blob_references("dataset versions", _dataset_versions)
-register_blob_references("model packages", _model_packages)
-
-
-def referenced_blobs(catalog: Catalog) -> set[str]:
-    """The sha256 of every blob some catalog row refers to (one read transaction)."""
-    found: set[str] = set()
-    with catalog.read() as conn:
-        for name in reference_sources():
-            found.update(str(digest) for digest in _SOURCES[name](conn))
-    return found
+    def referenced_blobs(self) -> set[str]:
+        """The sha256 of every blob something refers to."""
+        ...
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
@@ -197,7 +130,7 @@ class GcReport:
 
 
 def collect_garbage(
-    catalog: Catalog,
+    catalog: BlobReferences,
     artifacts: ArtifactStore,
     *,
     grace: float | timedelta | str = DEFAULT_GRACE,
@@ -224,7 +157,7 @@ def collect_garbage(
             candidates.append((digest, found))
     if not candidates:
         return report
-    referenced = referenced_blobs(catalog)
+    referenced = catalog.referenced_blobs()
     for digest, found in candidates:
         if digest in referenced:
             report.kept_referenced += 1
@@ -236,15 +169,4 @@ def collect_garbage(
     return report
 
 
-__all__ = [
-    "DEFAULT_GRACE",
-    "NOT_BLOB_COLUMNS",
-    "REFERENCE_COLUMNS",
-    "BlobReferences",
-    "GcReport",
-    "collect_garbage",
-    "parse_grace",
-    "reference_sources",
-    "referenced_blobs",
-    "register_blob_references",
-]
+__all__ = ["DEFAULT_GRACE", "BlobReferences", "GcReport", "collect_garbage", "parse_grace"]

@@ -88,6 +88,15 @@ class Catalog:
             return sqlite.insert(table)
         return postgresql.insert(table)
 
+    # -- references -----------------------------------------------------------------------
+    def referenced_blobs(self) -> set[str]:
+        """The sha256 of every artifact blob a row refers to (one read transaction; see
+        :mod:`weekend.catalog.references`), for the garbage collector."""
+        from weekend.catalog.references import referenced_blobs
+
+        with self.read() as conn:
+            return referenced_blobs(conn)
+
     # -- migrations ----------------------------------------------------------------------
     def revision(self) -> str | None:
         """The schema revision stored in the database, or None for an empty database."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from weekend.catalog.gc import DEFAULT_GRACE, GcReport, collect_garbage, parse_grace
+from weekend.artifacts.gc import DEFAULT_GRACE, GcReport, collect_garbage, parse_grace
 from weekend.cli._common import JsonOption, ProjectOption, console, open_project, print_json
 
 

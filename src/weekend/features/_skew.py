@@ -25,8 +25,7 @@ from weekend.features._online import check_keys
 from weekend.features._pit import ViewSpec, point_in_time_join
 from weekend.features._sources import OfflineSession
 from weekend.features._training import cast_features
-from weekend.features.online import OnlineStore
-from weekend.features.online._base import datetime_to_ns
+from weekend.features.online import OnlineStore, datetime_to_ns
 
 KINDS = ("missing_online", "missing_offline", "event_time", "value")
 _TS = "__wk_skew_ts"

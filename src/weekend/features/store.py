@@ -44,8 +44,13 @@ from weekend.features._resolve import Selection, select_features
 from weekend.features._skew import SkewReport, check_skew
 from weekend.features._sources import append_push_log, offline_session, push_dir
 from weekend.features._training import build_training_set, entity_hash, entity_table
-from weekend.features.online import OnlineResult, OnlineStore, WriteResult, open_online_store
-from weekend.features.online._base import datetime_to_ns
+from weekend.features.online import (
+    OnlineResult,
+    OnlineStore,
+    WriteResult,
+    datetime_to_ns,
+    open_online_store,
+)
 
 if TYPE_CHECKING:
     import pandas as pd

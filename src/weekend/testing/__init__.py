@@ -97,6 +97,7 @@ def catalog_checks() -> list[Check[Any]]:
         catalogs.check_a_reader_sees_the_last_committed_state,
         catalogs.check_concurrent_writers_all_land,
         catalogs.check_the_feature_store_tables_hold_versions,
+        catalogs.check_the_blobs_rows_refer_to_are_all_found,
         catalogs.check_a_read_only_catalog_opens_and_reads,
     )
 

@@ -191,6 +191,53 @@ def check_the_feature_store_tables_hold_versions(target: CatalogTarget) -> None:
         assert _count(catalog, tables.materializations) == 1
 
 
+def check_the_blobs_rows_refer_to_are_all_found(target: CatalogTarget) -> None:
+    """What the garbage collector keeps: every blob a dataset version or a model package
+    (its manifest, JSON in a text column) refers to."""
+    registry = weekend.catalog.tables_registry
+    digests = {name: name * 64 for name in "abc"}
+    manifest = '{"flavor.json": {"sha256": "%s", "size": 1}, "m.bin": {"sha256": "%s", "size": 2}}'
+    with _opened(target.url) as catalog:
+        assert catalog.referenced_blobs() == set()
+        with catalog.begin() as conn:
+            conn.execute(registry.datasets.insert().values(id="d" * 32, name="d", created_at=1))
+            conn.execute(
+                registry.dataset_versions.insert().values(
+                    id="v" * 32,
+                    dataset_id="d" * 32,
+                    version=1,
+                    content_hash=digests["a"],
+                    blob_sha256=digests["a"],
+                    size=1,
+                    num_rows=1,
+                    num_columns=1,
+                    schema_json="{}",
+                    profile_json="{}",
+                    created_at=1,
+                )
+            )
+            conn.execute(
+                registry.registered_models.insert().values(
+                    id="m" * 32, name="m", tags_json="{}", created_at=1
+                )
+            )
+            conn.execute(
+                registry.model_versions.insert().values(
+                    id="n" * 32,
+                    model_id="m" * 32,
+                    version=1,
+                    flavor="sklearn",
+                    trusted_required=False,
+                    manifest_json=manifest % (digests["b"], digests["c"]),
+                    requirements_json="{}",
+                    lineage_json="{}",
+                    tags_json="{}",
+                    created_at=1,
+                )
+            )
+        assert catalog.referenced_blobs() == set(digests.values())
+
+
 def check_a_read_only_catalog_opens_and_reads(target: CatalogTarget) -> None:
     if target.read_only is None:
         raise CheckSkipped("the target gives no read-only way in")
