@@ -20,6 +20,7 @@ Question: will a flight arrive more than 15 minutes late? The story, step by ste
 from __future__ import annotations
 
 import argparse
+import shlex
 import shutil
 import sys
 import time
@@ -248,14 +249,40 @@ def main() -> None:
     may_auc = roc_auc_score(predictions[fd.LABEL], predictions["proba_1"])
     say(f"   scored {scored.rows:,} May flights with {champion.version.ref}: AUC {may_auc:.3f}")
 
-    step("Done. Where to look next:")
-    say(f"   weekend runs list -p {project}")
-    say(
-        f"   weekend data list -p {project}      weekend data diff flights/1 flights/7 -p {project}"
-    )
-    say(f"   weekend features list -p {project}")
-    say(f"   weekend models lineage {MODEL}@champion -p {project}")
     ws.close()
+    step("Done. Where to look next:")
+    for command in next_steps(project):
+        say(f"   {command}")
+    cli = weekend_command()
+    if cli != "weekend":  # the command is not on PATH: say how to put it there
+        activate = shlex.quote(str(Path(cli).parent / "activate"))
+        say(f"   (or run `source {activate}` once, then type `weekend ...`)")
+
+
+def weekend_command() -> str:
+    """The ``weekend`` command as this shell can run it: ``weekend`` when it is on PATH (an
+    activated virtual environment), else the script installed beside this Python (what
+    ``make demo`` uses: ``.venv/bin/weekend``), relative to the current folder if inside it."""
+    script = Path(sys.executable).parent / "weekend"
+    found = shutil.which("weekend")
+    if not script.is_file() or (found is not None and Path(found).samefile(script)):
+        return "weekend"
+    try:
+        return shlex.quote(str(script.relative_to(Path.cwd())))
+    except ValueError:
+        return shlex.quote(str(script))
+
+
+def next_steps(project: Path) -> list[str]:
+    """Commands that show what the demo left in ``project``, runnable as printed."""
+    cli, where = weekend_command(), shlex.quote(str(project))
+    return [
+        f"{cli} runs list -p {where}",
+        f"{cli} data list -p {where}",
+        f"{cli} data diff flights/1 flights/7 -p {where}",
+        f"{cli} features list -p {where}",
+        f"{cli} models lineage {MODEL}@champion -p {where}",
+    ]
 
 
 if __name__ == "__main__":

@@ -15,7 +15,11 @@ from weekend.cli.runs import experiments_app, runs_app
 
 app = typer.Typer(
     cls=WeekendGroup,  # errors become messages and exit codes inside the app
-    help="weekend: from raw data to a monitored, self-retraining production model.",
+    help=(
+        "weekend: from raw data to a production model. Datasets, features, tracked runs, a "
+        "model registry with gates, batch prediction. Planned: serving, monitoring, "
+        "retraining, a dashboard."
+    ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,

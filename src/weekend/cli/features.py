@@ -19,7 +19,8 @@ from weekend.cli._common import (
 )
 
 features_app = typer.Typer(
-    help="Feature store: apply definitions, materialize, check skew.", no_args_is_help=True
+    help="Feature store: apply definitions, training sets, materialize, check skew.",
+    no_args_is_help=True,
 )
 
 _STYLES = {"+": "green", "~": "yellow", "-": "red", "=": "dim"}
