@@ -49,7 +49,7 @@ def test_a_user_input_error_is_one_line_and_exit_2(project: Path) -> None:
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.startswith("error: ")
-    assert "more than one '/' or '@'" in result.stderr
+    assert "'a/b/c'" in result.stderr
     assert result.stderr.count("\n") == 1
     assert "Traceback" not in result.output
 

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 from _edge import ONLINE, TestClient, error_of, local_served, local_ws
 from starlette.applications import Starlette
@@ -239,7 +240,7 @@ def test_a_64_mb_chunked_body_is_refused_while_it_streams(app: Starlette) -> Non
     client = _Client(_chunked(64 * 1024 * 1024))  # 1024 chunks, no Content-Length
     client.call(app, _scope(ONLINE, [(b"transfer-encoding", b"chunked")]))
     assert client.status == 413
-    error = error_of(__import__("orjson").loads(client.body))
+    error = error_of(orjson.loads(client.body))
     assert (error["type"], error["field"]) == ("PayloadTooLargeError", "body")
     assert "larger than 65536 bytes" in error["message"]
     assert client.pulled == 2  # 64 KiB fit the limit, the second chunk passes it: no more read
@@ -266,13 +267,11 @@ def test_a_client_gone_mid_body_logs_no_traceback(
     app: Starlette, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    messages = iter(
-        [
-            {"type": "http.request", "body": b'{"features": ', "more_body": True},
-            {"type": "http.disconnect"},
-        ]
-    )
-    client = _Client(messages)
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": b'{"features": ', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    client = _Client(iter(messages))
     client.call(app, _scope(ONLINE, [(b"x-request-id", b"gone")]))
     assert client.sent == []  # nobody to answer
     assert not [r for r in caplog.records if r.exc_info]
