@@ -248,11 +248,22 @@ def test_training_set(runner: CliRunner, files: Path) -> None:
         (["labels.csv", "driver_stats:trips"], "give --output FILE"),
         (["labels.csv", "driver_stats:trips", "-o", "x.json"], "must end in .parquet or .csv"),
         (["labels.csv", "driver_stats:trips", "-o", "no/such/x.csv"], "its folder must exist"),
-        (["missing.csv", "driver_stats:trips", "-o", "x.csv"], "expected a CSV or Parquet file"),
+        (["missing.csv", "driver_stats:trips", "-o", "x.csv"],
+         "entity rows: 'DIR/missing.csv' does not exist"),
+        (["empty.csv", "driver_stats:trips", "-o", "x.csv"],
+         "entity rows: file 'DIR/empty.csv' is empty (0 bytes)"),
+        (["text.parquet", "driver_stats:trips", "-o", "x.csv"],
+         "entity rows: file 'DIR/text.parquet' is not a Parquet file"),
+        (["labels.json", "driver_stats:trips", "-o", "x.csv"],
+         "expected a CSV or Parquet file, a folder of Parquet files or a dataset reference such "
+         "as 'flights/3'; got 'labels.json' (JSON)"),
         (["labels.csv", "driver_stats:nope", "-o", "x.csv"], "unknown feature 'driver_stats:no"),
         (["labels.csv", "driver_stats:trips", "-o", "x.csv", "--timestamp-column", "ts"],
          "entity frame has no timestamp column 'ts'"),
-        (["nolabels/3", "driver_stats:trips", "-o", "x.csv"], "'nolabels/3' does not exist"),
+        (["nolabels/3", "driver_stats:trips", "-o", "x.csv"],
+         "dataset version 'nolabels/3' does not exist"),
+        (["labels.csv", "driver_stats:trips", "driver_stats:trips", "-o", "x.csv"],
+         "more than once"),
     ],
 )  # fmt: skip
 def test_training_set_bad_input(
@@ -262,9 +273,12 @@ def test_training_set_bad_input(
     pd.DataFrame({"driver_id": [1], "event_timestamp": [hours(1)]}).to_csv(
         files / "labels.csv", index=False
     )
+    (files / "empty.csv").write_bytes(b"")
+    (files / "text.parquet").write_text("driver_id,event_timestamp\n1,2024-01-01\n")
+    (files / "labels.json").write_text('[{"driver_id": 1}]')
     before = sorted(p.name for p in files.iterdir())
-    args = [str(files / a) if a.endswith((".csv", ".json")) else a for a in args]
+    args = [str(files / a) if a.endswith((".csv", ".json", ".parquet")) else a for a in args]
     result = runner.invoke(app, ["features", "training-set", *args, "-p", str(files)])
     assert result.exit_code in (1, 2), result.output
-    assert message in " ".join(result.stderr.split())
+    assert message.replace("DIR", str(files)) in " ".join(result.stderr.split())
     assert sorted(p.name for p in files.iterdir()) == before  # nothing written

@@ -206,27 +206,9 @@ _TABLE_SUFFIXES = (".parquet", ".pq", ".csv")
 
 def _read_entities(ws: Any, value: str) -> Any:
     """The entity rows: a CSV or Parquet file, or a dataset reference (``labels/2``)."""
-    from weekend.core.errors import InvalidValueError
+    from weekend.data import read_table
 
-    path = Path(value)
-    if path.is_dir() or (path.suffix.lower() in _TABLE_SUFFIXES and not path.is_file()):
-        what = "a folder" if path.is_dir() else "missing"
-        raise InvalidValueError(f"entity rows {value!r}: expected a CSV or Parquet file, {what}")
-    if not path.is_file():
-        return ws.datasets.get(value).to_arrow()
-    try:
-        if path.suffix.lower() == ".csv":
-            import pyarrow.csv as pacsv
-
-            return pacsv.read_csv(path)
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path)
-    except Exception as exc:  # Arrow's reader errors: no public common base class
-        raise InvalidValueError(
-            f"entity rows {value!r} cannot be read as {path.suffix.lstrip('.') or 'Parquet'}: "
-            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-        ) from None
+    return read_table(value, what="entity rows", datasets=ws.datasets)
 
 
 def _check_output(output: Path | None, register_as: str | None) -> None:

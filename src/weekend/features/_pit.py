@@ -285,10 +285,12 @@ def _check(
             if out in columns:
                 raise UserInputError(
                     f"feature column {out!r} of view {view.name!r} would overwrite the entity "
-                    "column of the same name; rename it or pass full_feature_names=True"
+                    "column of the same name; rename it or pass full_feature_names=True "
+                    "(--full-feature-names)"
                 )
             if out in owners:
-                hint = "" if full_feature_names else "; pass full_feature_names=True"
+                hint = "; pass full_feature_names=True (--full-feature-names)"
+                hint = "" if full_feature_names else hint
                 raise UserInputError(
                     f"feature column {out!r} is produced by both view {owners[out]!r} and "
                     f"view {view.name!r}{hint}"

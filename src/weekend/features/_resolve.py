@@ -131,7 +131,8 @@ def select_features(
     owners: dict[str, str] = {}
     for output in outputs:
         if output.column in owners:
-            hint = "" if full_feature_names else "; pass full_feature_names=True"
+            hint = "; pass full_feature_names=True (--full-feature-names)"
+            hint = "" if full_feature_names else hint
             raise InvalidValueError(
                 f"feature column {output.column!r} is requested from both "
                 f"{owners[output.column]!r} and {output.ref!r}{hint}"

@@ -90,7 +90,8 @@ def build_training_set(
         if output.column in entity.column_names:
             raise InvalidValueError(
                 f"feature column {output.column!r} would overwrite the entity column of the "
-                "same name; rename the column or pass full_feature_names=True"
+                "same name; rename the column or pass full_feature_names=True "
+                "(--full-feature-names)"
             )
     for use in selection.on_demand:
         check_request_fields(use.view, entity.column_names, "the entity frame")
