@@ -4,6 +4,7 @@ Run as a script::
 
     python _child.py log  <project> <index> <points> <go-file> <ready-file> <result-file>
     python _child.py hold <project> <ready-file>
+    python _child.py live <project> <ready-file> <go-file> <result-file>
     python _child.py put  <store-root> <fifo> <ready-file>
 
 ``open_catalog`` is a target for ``multiprocessing`` (spawn) start.
@@ -82,22 +83,55 @@ def log(project: str, index: int, points: int, go: Path, ready: Path, result: Pa
     _write_atomically(result, json.dumps(expected))
 
 
+HELD = 200  # points of a held run committed before the write that the kill interrupts
+IN_FLIGHT = 100  # points of that write
+
+
 def hold(project: str, ready: Path) -> None:
-    """Log forever; after the first flushed points, write the run id to ``ready``."""
+    """Commit ``HELD`` points, then stop inside the transaction writing ``IN_FLIGHT`` more,
+    after its INSERT ran and before its COMMIT, and write the run id to ``ready``: a kill
+    then lands in the middle of a write, provably."""
+    from sqlalchemy import event
+
     import weekend as wk
 
     ws = wk.open(project)
     run = ws.runs.start("doomed", params={"lr": 0.1})
+    for step in range(HELD):
+        run.log_metric("loss", float(step))
+    run.flush()
+
+    def stop_mid_write(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("INSERT INTO metrics"):
+            _write_atomically(ready, run.id)
+            threading.Event().wait()  # until the kill
+
+    event.listen(ws.catalog.engine, "after_cursor_execute", stop_mid_write)
+    for step in range(HELD, HELD + IN_FLIGHT):
+        run.log_metric("loss", float(step))
+    run.flush()
+    raise SystemExit("the flush finished before the kill")
+
+
+def live(project: str, ready: Path, go: Path, result: Path) -> None:
+    """Keep a run alive (heartbeats), run dead-run cleanup when told, then end the run."""
+    import weekend as wk
+
+    ws = wk.open(project)
+    run = ws.runs.start("live", params={"machine": os.environ.get("WEEKEND_MACHINE_ID", "")})
+    run.flush()
+    _write_atomically(ready, run.id)
     step = 0
-    while True:
+    while not go.exists():
         run.log_metric("loss", float(step))
         step += 1
-        if step == 200:
-            run.flush()
-            _write_atomically(ready, run.id)
-        if step % 50 == 0:
-            run.flush()  # keep the catalog busy with writes until the kill
-            time.sleep(0.001)
+        time.sleep(0.01)
+    report = ws.runs.gc()
+    with ws.runs.start("live", name="after-gc"):  # a start cleans up too
+        pass
+    run.end()
+    ws.close()
+    _write_atomically(result, json.dumps({"killed": report.killed, "run_id": run.id}))
 
 
 def put(store_root: str, fifo: Path, ready: Path) -> None:
@@ -130,6 +164,8 @@ def main(argv: list[str]) -> None:
         log(project, int(index), int(points), Path(go), Path(ready), Path(result))
     elif mode == "hold":
         hold(argv[1], Path(argv[2]))
+    elif mode == "live":
+        live(argv[1], Path(argv[2]), Path(argv[3]), Path(argv[4]))
     elif mode == "put":
         put(argv[1], Path(argv[2]), Path(argv[3]))
     else:

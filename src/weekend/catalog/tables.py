@@ -57,6 +57,16 @@ runs = Table(
     Column("host", String(250), nullable=False),
     Column("pid", Integer, nullable=False),
     Column("deleted", Boolean, nullable=False, default=False),
+    # Who owns a running run, beyond host and PID (which repeat across containers, cloned VMs
+    # and CI runners): a PID is checked locally only when all three match the checker's.
+    # NULL in runs recorded before revision 0004: only their heartbeat decides.
+    Column("machine_id", String(128), nullable=True),
+    Column("boot_id", String(64), nullable=True),
+    Column("pid_namespace", String(128), nullable=True),
+    Column("process_start", BigInteger, nullable=True),  # clock ticks after boot
+    # True when dead-run cleanup, not the owner, set the status: the owner's next heartbeat
+    # or normal end overrides it.
+    Column("lost", Boolean, nullable=False, default=False),
     Index("ix_runs_experiment_start", "experiment_id", "start_time"),
     Index("ix_runs_status", "status"),
     Index("ix_runs_start", "start_time"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 import numbers
+import re
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -52,6 +53,44 @@ class ModelRegistrar(Protocol):
 MAX_PARAM_VALUE = 6000
 MAX_TAG_VALUE = 8000
 MAX_ERROR = 4000
+# What the catalog holds: steps and microsecond timestamps are 64-bit signed integers.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_SECONDS = INT64_MAX // 1_000_000  # ±292,000 years around 1970, in seconds
+
+
+def check_text(text: str, field: str) -> str:
+    """Refuse text no catalog can store: NUL bytes (PostgreSQL rejects them) and unpaired
+    surrogates (not valid Unicode, so not encodable as UTF-8)."""
+    if text.isascii():
+        if "\x00" not in text:
+            return text
+    else:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidValueError(
+                f"{field} must be valid Unicode text (encodable as UTF-8), got {text!r:.80}; "
+                f"it holds the unpaired surrogate {text[exc.start]!r} at position {exc.start}",
+                field=field,
+            ) from None
+        if "\x00" not in text:
+            return text
+    raise InvalidValueError(
+        f"{field} must be text without NUL bytes (the catalog cannot store them), got "
+        f"{text!r:.80}; remove the NUL ('\\x00') at position {text.index(chr(0))}",
+        field=field,
+    )
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """``text`` made storable: NUL and unpaired surrogates become U+FFFD. For text weekend
+    records on the user's behalf (an exception's message), which it must not refuse."""
+    if text.isascii() and "\x00" not in text:
+        return text
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 def _text(value: object, what: str, key: str, limit: int) -> str:
@@ -71,14 +110,21 @@ def _text(value: object, what: str, key: str, limit: int) -> str:
             f"{what} {key!r} has a value of {len(text)} characters; at most {limit} are allowed "
             "(log long text as an artifact with run.log_text)"
         )
-    return text
+    return check_text(text, f"{what} {key!r}")
 
 
 def _number(key: str, value: object) -> float:
     if type(value) is float:
         return value
     if isinstance(value, numbers.Real):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise InvalidValueError(
+                f"metric {key!r} must be a real number that fits a 64-bit float, got "
+                f"{type(value).__name__} {str(value)[:40]}...",
+                field=key,
+            ) from None
     raise InvalidValueError(
         f"metric {key!r} must be a real number, got {type(value).__name__} {value!r:.60}"
     )
@@ -126,6 +172,15 @@ class Run:
     @property
     def status(self) -> str:
         return self._status
+
+    @property
+    def dropped(self) -> list[str]:
+        """Records of this run the catalog refused, which the background writer dropped.
+
+        Validation at the call should leave this empty; if not, each entry says which record
+        and why, and the run's ``weekend.dropped`` tag counts them (see docs/tracking.md).
+        """
+        return self._writer.dropped(self.id)
 
     def _check_open(self) -> None:
         if self._status != RUNNING:
@@ -213,7 +268,7 @@ class Run:
         number = value if type(value) is float else _number(key, value)
         if step is None:
             step = self._next_step.get(key, 0)
-        elif type(step) is not int:
+        elif type(step) is not int or not INT64_MIN <= step <= INT64_MAX:
             step = self._step(key, step)
         self._next_step[key] = step + 1
         ts = self._timestamp() if timestamp is None else self._explicit_ts(key, timestamp)
@@ -248,7 +303,9 @@ class Run:
                 )
             key = self._key(item[0], "metric key")
             number = _number(key, item[1])
-            step = item[2] if type(item[2]) is int else self._step(key, item[2])
+            step = item[2]
+            if type(step) is not int or not INT64_MIN <= step <= INT64_MAX:
+                step = self._step(key, step)
             stamp = ts + index if len(item) == 3 else self._explicit_ts(key, item[3])
             points.append((self.id, key, step, stamp, number))
         tag_rows = self._tag_rows(tags) if tags else []
@@ -263,19 +320,32 @@ class Run:
     @staticmethod
     def _step(key: str, step: object) -> int:
         if isinstance(step, numbers.Integral) and not isinstance(step, bool):
-            return int(step)
+            if INT64_MIN <= int(step) <= INT64_MAX:
+                return int(step)
+            raise InvalidValueError(
+                f"step of metric {key!r} must be a 64-bit signed integer ({INT64_MIN} to "
+                f"{INT64_MAX}), got {int(step)}",
+                field=key,
+            )
         raise InvalidValueError(
             f"step of metric {key!r} must be an integer, got {type(step).__name__} {step!r:.40}"
         )
 
     @staticmethod
     def _explicit_ts(key: str, timestamp: object) -> int:
-        if not isinstance(timestamp, numbers.Real) or not math.isfinite(float(timestamp)):
-            raise InvalidValueError(
-                f"timestamp of metric {key!r} must be finite seconds since the epoch, "
-                f"got {timestamp!r:.40}"
-            )
-        return round(float(timestamp) * 1_000_000)
+        """Seconds since the epoch as microseconds, refused unless finite and storable."""
+        try:
+            seconds = float(timestamp) if isinstance(timestamp, numbers.Real) else math.nan
+        except OverflowError:  # an int beyond any float
+            seconds = math.inf
+        if math.isfinite(seconds) and -MAX_SECONDS <= seconds <= MAX_SECONDS:
+            return round(seconds * 1_000_000)
+        shown = repr(seconds) if isinstance(timestamp, numbers.Real) else repr(timestamp)
+        raise InvalidValueError(
+            f"timestamp of metric {key!r} must be finite seconds since the epoch within "
+            f"±{MAX_SECONDS} (what the catalog holds in microseconds), got {shown:.40}",
+            field=key,
+        )
 
     # -- artifacts ------------------------------------------------------------------------
     def log_artifact(self, path: str | Path, name: str | None = None) -> str:
@@ -407,7 +477,7 @@ class Run:
             status, error = FAILED, error or f"{type(exc).__name__}: {exc}"
         self._status = status
         self._writer.unregister(self.id)
-        self._runs._set_status(self.id, status, error[:MAX_ERROR] if error else None)
+        self._runs._set_status(self.id, status, printable(error[:MAX_ERROR]) if error else None)
         if failure is not None:
             raise failure
 

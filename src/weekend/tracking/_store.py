@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import math
-import os
-import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, delete, func, or_, select, update
 
 from weekend.catalog import Catalog
 from weekend.catalog.tables import (
@@ -23,6 +21,7 @@ from weekend.catalog.tables import (
 )
 from weekend.core.errors import NotFoundError, ParamConflictError
 from weekend.core.ids import new_id, now_ms
+from weekend.tracking._sysinfo import ProcessIdentity
 
 RUNNING, FINISHED, FAILED, KILLED = "running", "finished", "failed", "killed"
 STATUSES = (RUNNING, FINISHED, FAILED, KILLED)
@@ -56,6 +55,7 @@ def get_or_create_experiment(catalog: Catalog, name: str) -> str:
 
 
 def experiment_ids(conn: Connection, names: Sequence[str]) -> dict[str, str]:
+    names = [n for n in names if storable(n)]
     rows = conn.execute(
         select(experiments.c.name, experiments.c.id).where(experiments.c.name.in_(names))
     )
@@ -89,6 +89,7 @@ def insert_run(
     name: str,
     parent_id: str | None,
     user: str,
+    owner: ProcessIdentity,
 ) -> int:
     start = now_ms()
     conn.execute(
@@ -103,15 +104,36 @@ def insert_run(
             heartbeat_at=start,
             error=None,
             user=user,
-            host=socket.gethostname(),
-            pid=os.getpid(),
+            host=owner.host,
+            pid=owner.pid,
             deleted=False,
+            machine_id=owner.machine_id,
+            boot_id=owner.boot_id or None,
+            pid_namespace=owner.pid_namespace or None,
+            process_start=owner.start,
+            lost=False,
         )
     )
     return start
 
 
+def storable(text: object) -> bool:
+    """False for what no catalog can hold in a text column (so no stored id equals it):
+    NUL bytes, which PostgreSQL refuses outright, and text that is not valid UTF-8."""
+    if not isinstance(text, str):
+        return False
+    if text.isascii():
+        return "\x00" not in text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
 def run_row(conn: Connection, run_id: str) -> dict[str, Any]:
+    if not storable(run_id):
+        raise NotFoundError(f"run {run_id!r} does not exist")
     stmt = (
         select(runs, experiments.c.name.label("experiment"))
         .join(experiments, experiments.c.id == runs.c.experiment_id)
@@ -132,6 +154,7 @@ _RUN_ROWS = (
 
 def run_rows(conn: Connection, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The rows of runs (with their experiment's name), by id; one plain query (hot path)."""
+    run_ids = [r for r in run_ids if storable(r)]
     if not run_ids:
         return {}
     mark = "?" if conn.dialect.name == "sqlite" else "%s"
@@ -142,6 +165,7 @@ def run_rows(conn: Connection, run_ids: Sequence[str]) -> dict[str, dict[str, An
     for row in conn.exec_driver_sql(sql, tuple(run_ids)).fetchall():
         record = dict(zip(_RUN_COLUMNS, row[:-1], strict=True))
         record["deleted"] = bool(record["deleted"])
+        record["lost"] = bool(record["lost"])
         record["experiment"] = row[-1]
         out[str(record["id"])] = record
     return out
@@ -150,38 +174,51 @@ def run_rows(conn: Connection, run_ids: Sequence[str]) -> dict[str, dict[str, An
 def set_status(
     conn: Connection, run_id: str, status: str, error: str | None = None, *, only_running: bool
 ) -> bool:
+    """End a run. With ``only_running``, only a run still running, or one that dead-run
+    cleanup presumed dead (``lost``): the owner's word overrides cleanup's guess."""
     stmt = update(runs).where(runs.c.id == run_id)
     if only_running:
-        stmt = stmt.where(runs.c.status == RUNNING)
-    result = conn.execute(stmt.values(status=status, end_time=now_ms(), error=error))
+        stmt = stmt.where(or_(runs.c.status == RUNNING, runs.c.lost.is_(True)))
+    values = {"status": status, "end_time": now_ms(), "error": error, "lost": False}
+    result = conn.execute(stmt.values(**values))
     return bool(result.rowcount)
 
 
 def heartbeat(conn: Connection, run_ids: Sequence[str]) -> None:
+    """Record that the owner of these runs is alive; a run that cleanup presumed dead
+    (``lost``) is running again, as it always was."""
     if run_ids:
         conn.execute(
             update(runs)
-            .where(runs.c.id.in_(run_ids), runs.c.status == RUNNING)
-            .values(heartbeat_at=now_ms())
+            .where(runs.c.id.in_(run_ids), or_(runs.c.status == RUNNING, runs.c.lost.is_(True)))
+            .values(heartbeat_at=now_ms(), status=RUNNING, end_time=None, error=None, lost=False)
         )
 
 
 def running_runs(conn: Connection) -> list[dict[str, Any]]:
-    stmt = select(runs.c.id, runs.c.host, runs.c.pid, runs.c.heartbeat_at).where(
-        runs.c.status == RUNNING
-    )
+    """Running runs with what identifies their owner, for dead-run detection."""
+    stmt = select(
+        runs.c.id,
+        runs.c.host,
+        runs.c.pid,
+        runs.c.heartbeat_at,
+        runs.c.machine_id,
+        runs.c.boot_id,
+        runs.c.pid_namespace,
+        runs.c.process_start,
+    ).where(runs.c.status == RUNNING)
     return [dict(row._mapping) for row in conn.execute(stmt)]
 
 
-def mark_killed(conn: Connection, run_ids: Sequence[str], reason: str) -> int:
-    if not run_ids:
-        return 0
+def mark_lost(conn: Connection, run_id: str, heartbeat_at: int, reason: str) -> bool:
+    """Mark a running run killed by cleanup (``lost``), unless it heartbeated since
+    ``heartbeat_at`` was read. It ends when it was last heard of."""
     result = conn.execute(
         update(runs)
-        .where(runs.c.id.in_(run_ids), runs.c.status == RUNNING)
-        .values(status=KILLED, end_time=runs.c.heartbeat_at, error=reason)
+        .where(runs.c.id == run_id, runs.c.status == RUNNING, runs.c.heartbeat_at == heartbeat_at)
+        .values(status=KILLED, end_time=runs.c.heartbeat_at, error=reason, lost=True)
     )
-    return int(result.rowcount)
+    return bool(result.rowcount)
 
 
 def soft_delete(conn: Connection, run_ids: Sequence[str]) -> int:
@@ -238,6 +275,20 @@ def write_tags(catalog: Catalog, conn: Connection, rows: Sequence[tuple[str, str
         index_elements=[tags.c.run_id, tags.c.key], set_={"value": stmt.excluded.value}
     )
     conn.execute(stmt, [{"run_id": r, "key": k, "value": v} for (r, k), v in latest.items()])
+
+
+def add_to_counter_tag(
+    catalog: Catalog, conn: Connection, key: str, counts: dict[str, int]
+) -> None:
+    """Add ``counts[run_id]`` to the integer tag ``key`` of each run that still exists."""
+    present = set(run_rows(conn, sorted(counts)))
+    stored = tags_of(conn, sorted(present))
+    rows = []
+    for run_id in sorted(present):
+        text = stored[run_id].get(key, "0")
+        before = int(text) if text.isdigit() else 0
+        rows.append((run_id, key, str(before + counts[run_id])))
+    write_tags(catalog, conn, rows)
 
 
 _COLUMNS = "run_id, key, step, timestamp, value, is_nan"
@@ -400,6 +451,8 @@ def artifacts_of(conn: Connection, run_id: str) -> list[dict[str, Any]]:
 
 
 def artifact_hash(conn: Connection, run_id: str, name: str) -> str:
+    if not (storable(run_id) and storable(name)):
+        raise NotFoundError(f"run {run_id} has no artifact named {name!r}")
     row = conn.execute(
         select(run_artifacts.c.sha256).where(
             run_artifacts.c.run_id == run_id, run_artifacts.c.name == name

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import update
 
 from weekend.catalog.tables import experiments
-from weekend.core.errors import NotFoundError
+from weekend.core.errors import InvalidValueError, NotFoundError
 from weekend.core.names import validate_name
 from weekend.tracking import _store
+from weekend.tracking._run import check_text
 
 if TYPE_CHECKING:
     from weekend.catalog import Catalog
@@ -37,6 +38,12 @@ class Experiments:
     def create(self, name: str, description: str | None = None) -> Experiment:
         """Create an experiment, or return the existing one of that name."""
         validate_name(name, "experiment name")
+        if description is not None:
+            if not isinstance(description, str):
+                raise InvalidValueError(
+                    f"experiment description must be text, got {type(description).__name__}"
+                )
+            check_text(description, "experiment description")
         _store.get_or_create_experiment(self._catalog, name)
         if description is not None:
             with self._catalog.begin() as conn:

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import socket
+import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from weekend.core.errors import ConflictError, InvalidValueError, NotFoundError
 from weekend.core.ids import new_id, now_ms
 from weekend.core.names import validate_name
 from weekend.tracking import _store
-from weekend.tracking._run import Run
+from weekend.tracking._liveness import dead_reason
+from weekend.tracking._run import Run, check_text
 from weekend.tracking._store import KILLED, RUNNING, MetricPoint
-from weekend.tracking._sysinfo import system_tags, user_name
+from weekend.tracking._sysinfo import system_tags, this_process, user_name
 from weekend.tracking._writer import Writer
 
 if TYPE_CHECKING:
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
     from weekend.tracking._run import ModelRegistrar
 
 DEFAULT_EXPERIMENT = "default"
+log = logging.getLogger("weekend.tracking")
 
 
 @dataclass
@@ -47,6 +51,10 @@ class RunRecord:
     metrics: dict[str, float] = field(default_factory=dict)
     histories: dict[str, list[MetricPoint]] | None = None
     artifacts: list[dict[str, Any]] | None = None
+    # True for a run still recorded as running whose process is dead by every sign readable
+    # without writing (heartbeat too old, or its local process gone): ``ws.runs.gc()`` or
+    # the next run started in this project marks it killed.
+    stale: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if k not in ("histories", "artifacts")}
@@ -64,16 +72,6 @@ class RunRecord:
 class GcReport:
     killed: list[str]
     purged: list[str]
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Runs:
@@ -97,6 +95,9 @@ class Runs:
         # experiment name -> id; experiments are never renamed or removed, so this never goes stale
         self._experiment_ids: dict[str, str] = {}
         self._heartbeat_timeout_ms = int(settings.float("tracking", "heartbeat_timeout") * 1000)
+        # starting a run also marks dead runs killed, at most once per heartbeat interval
+        self._sweep_interval = settings.float("tracking", "heartbeat_interval")
+        self._next_sweep = 0.0
 
     # -- starting -------------------------------------------------------------------------
     def start(
@@ -113,6 +114,8 @@ class Runs:
         validate_name(experiment, "experiment name")
         if name is not None and (not isinstance(name, str) or not 0 < len(name) <= 250):
             raise InvalidValueError(f"run name must be 1 to 250 characters, got {name!r:.80}")
+        if name is not None:
+            check_text(name, "run name")
         parent_id = parent.id if isinstance(parent, Run) else parent
         catalog = self._catalog
         run_id = new_id()
@@ -134,6 +137,8 @@ class Runs:
             experiment_id = _store.get_or_create_experiment(catalog, experiment)
             self._experiment_ids[experiment] = experiment_id
         run.experiment_id = experiment_id
+        self._sweep()
+        owner = this_process()
         with catalog.begin() as conn:
             if parent_id is not None:
                 _store.run_row(conn, parent_id)  # raises NotFoundError
@@ -144,6 +149,7 @@ class Runs:
                 name=run.name,
                 parent_id=parent_id,
                 user=user_name(),
+                owner=owner,
             )
         self._writer.register(run_id)
         self._writer.add_tags(tag_rows)
@@ -191,6 +197,8 @@ class Runs:
         self._writer.flush()
         with self._catalog.read() as conn:
             _store.run_row(conn, run_id)
+            if not _store.storable(key):
+                return []  # no stored key can equal it
             return _store.history_of(conn, run_id, key).get(key, [])
 
     def _records(self, conn: Any, run_ids: Sequence[str]) -> list[RunRecord]:
@@ -199,6 +207,7 @@ class Runs:
         if missing:
             raise NotFoundError(f"run {missing[0]!r} does not exist")
         params, tags, latest = _store.attributes_of(conn, run_ids)
+        stale = self._stale([rows[r] for r in run_ids if rows[r]["status"] == RUNNING])
         out = []
         for run_id in run_ids:
             row = rows[run_id]
@@ -218,9 +227,22 @@ class Runs:
                     params=params[run_id],
                     tags=tags[run_id],
                     metrics=latest[run_id],
+                    stale=run_id in stale,
                 )
             )
         return out
+
+    def _stale(self, running: Sequence[Mapping[str, Any]]) -> set[str]:
+        """The running runs, of those given, whose process is dead (read-only verdict)."""
+        if not running:
+            return set()
+        me, now, mine = this_process(), now_ms(), self._writer.active()
+        return {
+            str(row["id"])
+            for row in running
+            if row["id"] not in mine
+            and dead_reason(row, me, now, self._heartbeat_timeout_ms) is not None
+        }
 
     def search(
         self,
@@ -240,6 +262,8 @@ class Runs:
 
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             raise InvalidValueError(f"limit must be a positive integer or None, got {limit!r}")
+        if isinstance(filter, str):
+            check_text(filter, "filter")
         self._writer.flush()
         catalog = self._catalog
         experiment_ids: list[str] | None = None
@@ -309,33 +333,48 @@ class Runs:
     def gc(self, *, purge_deleted: bool = False) -> GcReport:
         """Mark runs whose process died as killed; optionally purge deleted runs.
 
-        A running run is dead when its heartbeat is older than ``heartbeat_timeout``, or
-        when it ran on this host and its process no longer exists.
+        A running run is dead when its heartbeat is older than ``heartbeat_timeout``, or when
+        its process ran on this machine (same machine id, boot and PID namespace) and is gone.
+        See ``docs/tracking.md``; a run wrongly marked recovers at its next heartbeat.
         """
-        now = now_ms()
-        host = socket.gethostname()
-        with self._catalog.read() as conn:
-            candidates = _store.running_runs(conn)
-        dead = []
-        with self._writer._lock:
-            mine = set(self._writer._active)
-        for row in candidates:
-            if row["id"] in mine:
-                continue
-            stale = now - row["heartbeat_at"] > self._heartbeat_timeout_ms
-            gone = row["host"] == host and row["pid"] != os.getpid() and not _pid_alive(row["pid"])
-            if stale or gone:
-                dead.append(row["id"])
+        killed = self._mark_dead()
         purged: list[str] = []
-        with self._catalog.begin() as conn:
-            _store.mark_killed(
-                conn, dead, "the process stopped sending heartbeats (killed or lost power)"
-            )
-            if purge_deleted:
+        if purge_deleted:
+            with self._catalog.begin() as conn:
                 purged = _store.deleted_run_ids(conn)
                 if purged:
                     _store.purge(conn, purged)
-        return GcReport(killed=dead, purged=purged)
+        return GcReport(killed=killed, purged=purged)
+
+    def _mark_dead(self) -> list[str]:
+        """Mark the running runs whose process is dead as killed (``lost``); their ids."""
+        with self._catalog.read() as conn:
+            candidates = _store.running_runs(conn)
+        me, now, mine = this_process(), now_ms(), self._writer.active()
+        verdicts = []
+        for row in candidates:
+            if row["id"] not in mine:
+                reason = dead_reason(row, me, now, self._heartbeat_timeout_ms)
+                if reason is not None:
+                    verdicts.append((row, reason))
+        if not verdicts:
+            return []  # nothing to write: no write transaction at all
+        killed = []
+        with self._catalog.begin() as conn:
+            for row, reason in verdicts:
+                if _store.mark_lost(conn, row["id"], row["heartbeat_at"], reason):
+                    killed.append(str(row["id"]))
+        return killed
+
+    def _sweep(self) -> None:
+        """Dead-run cleanup when this process starts a run (a writing operation anyway)."""
+        if time.monotonic() < self._next_sweep:
+            return
+        self._next_sweep = time.monotonic() + self._sweep_interval
+        try:
+            self._mark_dead()
+        except SQLAlchemyError as exc:  # cleanup is a courtesy: never fail a start over it
+            log.warning("could not mark dead runs killed: %s", exc)
 
 
 __all__ = ["KILLED", "GcReport", "Run", "RunRecord", "Runs"]
