@@ -269,7 +269,7 @@ def test_a_reference_must_be_text(ws: Workspace) -> None:
     with pytest.raises(
         InvalidValueError, match=r"dataset reference must be a string like .*, got int"
     ):
-        ws.datasets.get(3)
+        ws.datasets.get(3)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("name", ["../evil", "..", "a/b", "/abs", "x y", ".hidden", "a\\b", ""])
@@ -281,7 +281,7 @@ def test_path_traversal_names_are_refused(ws: Workspace, df: pd.DataFrame, name:
 
 
 def test_bad_sources_and_arguments(ws: Workspace, df: pd.DataFrame, tmp_path: Path) -> None:
-    with pytest.raises(UserInputError, match=r"data must be a CSV or Parquet file.*got int"):
+    with pytest.raises(UserInputError, match=r"data: expected a CSV or Parquet file.*got int"):
         ws.datasets.register("x", 42)
     with pytest.raises(InvalidValueError, match=r"data: '.*nowhere.csv' does not exist"):
         ws.datasets.register("x", tmp_path / "nowhere.csv")

@@ -65,8 +65,17 @@ class Query:
             )
 
     def describe(self) -> str:
-        where = "duckdb" if self.url is None else redact_url(self.url)
+        where = "duckdb" if self.url is None else shown_url(self.url)
         return f"query[{where}]: {self.sql}"
+
+
+def shown_url(url: str) -> str:
+    """A database URL as messages and records show it: never with its password.
+
+    Text without ``://`` is no URL: it is not shown at all, since where a password sits in it
+    cannot be told.
+    """
+    return redact_url(url) if "://" in url else "<not a URL: no ://>"
 
 
 def _session(datasets: Datasets | None) -> contextlib.AbstractContextManager[Any]:
@@ -94,12 +103,14 @@ def file_relation(path: Path) -> str:
 # ---------------------------------------------------------------- record batches
 
 
-def _batches(inp: Input, con: Any, columns: Sequence[str] | None = None) -> Iterator[Any]:
+def _batches(
+    inp: Input, con: Any, columns: Sequence[str] | None = None, what: str = "data"
+) -> Iterator[Any]:
     """The input's rows as Arrow record batches (errors surface while iterating)."""
     if inp.kind == "query":
         query: Query = inp.data
         if query.url is not None:
-            yield from _batches_from_url(query)
+            yield from _batches_from_url(query, what)
             return
         yield from _batches_from_duckdb(con, _select(query.sql, columns, subquery=True))
         return
@@ -176,7 +187,7 @@ def _arrow_types(dialect: str, description: Any) -> list[Any]:
     return types
 
 
-def _engine(url: str) -> Any:
+def _engine(url: str, what: str) -> Any:
     from sqlalchemy import create_engine
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
@@ -184,27 +195,28 @@ def _engine(url: str) -> Any:
         return create_engine(url)
     except ModuleNotFoundError as exc:
         raise ConfigurationError(
-            f"the database driver for {redact_url(url)} is not installed ({exc.name}); for "
+            f"the database driver for {shown_url(url)} is not installed ({exc.name}); for "
             "PostgreSQL: pip install 'weekend[postgres]'"
         ) from None
     except NoSuchModuleError:
         scheme = url.partition("://")[0]
         raise InvalidValueError(
-            f"Query url {redact_url(url)!r}: no database dialect {scheme!r} is installed; "
-            "expected a SQLAlchemy URL such as 'postgresql+psycopg://user@host:5432/db'"
+            f"{what}: Query url {shown_url(url)!r}: no database dialect {scheme!r} is "
+            "installed; expected a SQLAlchemy URL such as "
+            "'postgresql+psycopg://user@host:5432/db'"
         ) from None
     except (ArgumentError, ValueError):
         raise InvalidValueError(
-            f"Query url {redact_url(url)!r} is not a database URL; expected a SQLAlchemy URL "
-            "such as 'postgresql+psycopg://user@host:5432/db'"
+            f"{what}: Query url {shown_url(url)!r} is not a database URL; expected a SQLAlchemy "
+            "URL such as 'postgresql+psycopg://user@host:5432/db'"
         ) from None
 
 
-def _batches_from_url(query: Query) -> Iterator[Any]:
+def _batches_from_url(query: Query, what: str) -> Iterator[Any]:
     import pyarrow as pa
     from sqlalchemy import text
 
-    engine = _engine(query.url or "")
+    engine = _engine(query.url or "", what)
     try:
         with engine.connect() as conn:
             result = conn.execution_options(stream_results=True, max_row_buffer=BATCH_ROWS).execute(
@@ -306,7 +318,7 @@ def write_parquet(
     try:
         # Row groups of exactly ROW_GROUP rows, whatever the batch sizes of the source, so
         # that identical data always gives identical bytes.
-        for batch in _batches(inp, con):
+        for batch in _batches(inp, con, what=what):
             if writer is None:
                 writer = pq.ParquetWriter(
                     dest, batch.schema, compression="zstd", write_statistics=True
@@ -339,7 +351,7 @@ def _hidden(error: UserInputError, inp: Input) -> UserInputError:
     """``error`` with a database URL's password removed from its message."""
     url = getattr(inp.data, "url", None) if inp.kind == "query" else None
     if isinstance(url, str) and url in str(error):
-        return type(error)(str(error).replace(url, redact_url(url)))
+        return type(error)(str(error).replace(url, shown_url(url)))
     return error
 
 
@@ -424,7 +436,7 @@ def _read_with_duckdb(
             names = con.sql(f"SELECT * FROM {inp.relation()} LIMIT 0").columns
             check_columns(names, wanted, f"{what}: {inp.label}")
             pushed = wanted
-        table = pa.Table.from_batches(list(_batches(inp, con, pushed)))
+        table = pa.Table.from_batches(list(_batches(inp, con, pushed, what)))
     if wanted is not None:
         check_columns(table.column_names, wanted, f"{what}: {inp.label}")
         table = table.select(wanted)

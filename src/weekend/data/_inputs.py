@@ -186,7 +186,7 @@ def open_input(source: Any, *, what: str = "data", datasets: Datasets | None = N
     if arrow is not None and isinstance(source, arrow.Table):
         return _in_memory("arrow", "the Arrow table", source, what, source.num_columns)
     raise InvalidValueError(
-        f"{what} must be {expected_inputs(datasets is not None)}, a weekend Query, a pandas "
+        f"{what}: expected {expected_inputs(datasets is not None)}, a weekend Query, a pandas "
         f"DataFrame or an Arrow table; got {type(source).__name__}"
     )
 
