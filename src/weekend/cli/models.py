@@ -6,6 +6,8 @@ the evaluation is not blessed, so that a CI step can gate on it.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -402,6 +404,30 @@ def lineage(
     console.print(_lineage_tree(chain))
 
 
+@contextlib.contextmanager
+def _chunk_progress(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress callback whose bar appears at its first call, when the total is known (the
+    input was read and its first chunk validated): no '0/?' bar before a failure."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeRemainingColumn
+
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err_console) as bar:
+        task: TaskID | None = None
+
+        def advance(done: int, total: int) -> None:
+            nonlocal task
+            if task is None:
+                task = bar.add_task(description, total=total)
+            bar.update(task, completed=done, total=total)
+
+        yield advance
+
+
 def predict(
     ref: str = typer.Argument(..., help="Model: name@champion, name/3 or name"),
     input: str = typer.Option(
@@ -422,30 +448,13 @@ def predict(
     as_json: bool = JsonOption,
 ) -> None:
     """Batch prediction: CSV or Parquet in, Parquet with predictions and model_version out."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeRemainingColumn
-
     from weekend.core.errors import InvalidValueError
 
     if output.is_dir():
         raise InvalidValueError(
             f"--output {str(output)!r} is a folder; name a Parquet file to write"
         )
-
-    columns = (
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    with open_project(project) as ws, Progress(*columns, console=err_console) as bar:
-        task: TaskID | None = None
-
-        def advance(done: int, total: int) -> None:
-            nonlocal task
-            if task is None:  # the input was read and its first chunk validated: total known
-                task = bar.add_task(f"predicting with {ref}", total=total)
-            bar.update(task, completed=done, total=total)
-
+    with open_project(project) as ws, _chunk_progress(f"predicting with {ref}") as advance:
         result = ws.models.predict_batch(
             ref,
             input,
