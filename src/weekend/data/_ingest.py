@@ -411,9 +411,10 @@ def read_table(
             frame = inp.data if wanted is None else inp.data[wanted]
             table = pa.Table.from_pandas(frame, preserve_index=False)
         elif inp.kind in ("parquet", "dataset"):
-            _, names = _parquet_metadata(inp, [inp.parquet_path()], what)
+            path = inp.parquet_path()  # a version's file is verified against its hash once
+            _, names = _parquet_metadata(inp, [path], what)
             check_columns(names, wanted, f"{what}: {inp.label}")
-            table = pq.read_table(inp.parquet_path(), columns=wanted)
+            table = pq.read_table(path, columns=wanted)
         else:
             table = _read_with_duckdb(inp, what, wanted, datasets)
     except (UserInputError, ConfigurationError):
