@@ -105,11 +105,14 @@ def _boot_id() -> str:
     return _first_line(_BOOT_ID_FILE)
 
 
-def _own_pid_namespace() -> str:
+@lru_cache(maxsize=4)
+def _own_process(pid: int) -> tuple[str, int | None]:
+    """PID namespace and start time of this process (by pid: a forked child asks anew)."""
     try:
-        return str(Path("/proc/self/ns/pid").readlink())
+        namespace = str(Path("/proc/self/ns/pid").readlink())
     except OSError:
-        return ""
+        namespace = ""
+    return namespace, process_start(pid)
 
 
 def process_stat(pid: int) -> tuple[str, int] | None:
@@ -144,13 +147,14 @@ def _printable(value: str, limit: int = 128) -> str:
 def this_process() -> ProcessIdentity:
     """The identity of the calling process (environment overrides read at each call)."""
     pid = os.getpid()
+    namespace, start = _own_process(pid)
     return ProcessIdentity(
         host=socket.gethostname(),
         pid=pid,
         machine_id=_printable(os.environ.get(MACHINE_ID_ENV) or _machine_id_from_files()),
         boot_id=_boot_id(),
-        pid_namespace=_printable(os.environ.get(PID_NAMESPACE_ENV) or _own_pid_namespace()),
-        start=process_start(pid),
+        pid_namespace=_printable(os.environ.get(PID_NAMESPACE_ENV) or namespace),
+        start=start,
     )
 
 
