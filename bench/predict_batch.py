@@ -131,7 +131,7 @@ def setup(spec: dict[str, Any]) -> dict[str, Any]:
         pickle.dump(pipe, handle)
     ws = wk.init(spec["store"])
     version = ws.models.register(pipe, MODEL, input_example=train)
-    ws.models.set_alias(MODEL, "champion", version.version)
+    ws.models.set_alias(MODEL, version.version, "champion")
     out["flavor"] = version.flavor
     ws.close()
     return out

@@ -197,7 +197,7 @@ def weekend_w2(spec: dict[str, Any]) -> dict[str, Any]:
         version = ws.models.register(pipe, MODEL, input_example=small)
     out["repackage_s"] = (time.perf_counter() - started) / max(spec["repackages"], 1)
     started = time.perf_counter()
-    ws.models.set_alias(MODEL, ALIAS, version.version)
+    ws.models.set_alias(MODEL, version.version, ALIAS)
     out["alias_s"] = time.perf_counter() - started
     out["versions"] = len(ws.models.versions(MODEL))
     out["alias_version"] = int(ws.models.aliases(MODEL)[ALIAS])

@@ -190,7 +190,7 @@ def main() -> None:
                 )
                 versions[name] = version
                 say(f"   {name:8s} run {run.id[:12]}  April AUC {auc:.3f}  -> {version.ref}")
-    ws.models.set_alias(MODEL, "champion", versions["baseline"].version, reason="first model")
+    ws.models.set_alias(MODEL, versions["baseline"].version, "champion", reason="first model")
     say(f"   {versions['baseline'].ref} is the first champion")
 
     # 4. Promotion ------------------------------------------------------------------------

@@ -230,7 +230,7 @@ def small_demo_project(root: Path) -> None:
             run.log_metric("auc", 0.5)
             version = run.log_model(DummyClassifier().fit(x, [0, 1, 0, 1]), "flight-delay",
                                     input_example=x)  # fmt: skip
-        ws.models.set_alias("flight-delay", "champion", version.version)
+        ws.models.set_alias("flight-delay", version.version, "champion")
     finally:
         ws.close()
 
@@ -285,7 +285,7 @@ def test_a_refused_promotion_names_the_cli_options(in_tmp: Path) -> None:
         for strategy in ("prior", "uniform"):
             model = DummyClassifier(strategy=strategy).fit(x, [0, 1, 0, 1])
             ws.models.register(model, "m", input_example=x)
-        ws.models.set_alias("m", "champion", 1)
+        ws.models.set_alias("m", 1, "champion")
         with pytest.raises(ConflictError, match=r"m/2 has no evaluation.*pass force=True with"):
             ws.models.promote("m", 2)
     refused = runner.invoke(app, ["models", "promote", "m", "2"])

@@ -120,7 +120,8 @@ def _annotation_names(cls: type) -> set[str]:
     """Names in the annotations of ``cls``'s public methods, properties and fields."""
     import inspect
 
-    texts: list[str] = [str(v) for v in getattr(cls, "__annotations__", {}).values()]
+    fields = getattr(cls, "__annotations__", {}).items()
+    texts: list[str] = [str(v) for k, v in fields if not k.startswith("_")]
     for name, member in vars(cls).items():
         if name.startswith("_"):
             continue

@@ -175,7 +175,7 @@ def test_change_gates_compare_with_the_baseline_on_the_same_data(
     ws: Workspace, train: pd.DataFrame, holdout: pd.DataFrame, rng: np.random.Generator
 ) -> None:
     ws.models.register(classifier(train), "delay", input_example=features(train))
-    ws.models.set_alias("delay", "champion", 1)
+    ws.models.set_alias("delay", 1, "champion")
     shuffled = rng.permutation(train["delayed"].to_numpy())
     ws.models.register(classifier(train, shuffled), "delay", input_example=features(train))
     evaluation = ws.models.evaluate(
@@ -344,11 +344,11 @@ def test_promotion_refuses_a_stale_comparison(
     ws: Workspace, train: pd.DataFrame, holdout: pd.DataFrame
 ) -> None:
     _versions(ws, train, 3)
-    ws.models.set_alias("delay", "champion", 1)
+    ws.models.set_alias("delay", 1, "champion")
     ws.models.evaluate(
         "delay/3", baseline="champion", data=holdout, label="delayed", gates=["auc >= 0.5"]
     )
-    ws.models.set_alias("delay", "champion", 2)
+    ws.models.set_alias("delay", 2, "champion")
     with pytest.raises(ConflictError, match="compared against 'champion' at version 1, but"):
         ws.models.promote("delay", 3)
     ws.models.evaluate(
@@ -370,7 +370,7 @@ def test_rollback_walks_back_through_the_audit_log(ws: Workspace, train: pd.Data
     with pytest.raises(ConflictError, match="no earlier version to roll back to"):
         ws.models.rollback("delay")
     assert ws.models.aliases("delay") == {"champion": 1}
-    ws.models.set_alias("delay", "champion", 3)
+    ws.models.set_alias("delay", 3, "champion")
     ws.models.delete_alias("delay", "champion")
     assert ws.models.rollback("delay").to_version == 3  # undoes the deletion
     actions = [e.action for e in ws.models.alias_history("delay")]

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,7 @@ def project(tmp_path: Path, rng: np.random.Generator) -> Path:
                 classifier(train), "delay", input_example=features(train), datasets=dataset
             )
         ws.models.register(classifier(train, c=0.1), "delay", input_example=features(train))
-        ws.models.set_alias("delay", "champion", 1, reason="first")
+        ws.models.set_alias("delay", 1, "champion", reason="first")
     holdout.to_parquet(tmp_path / "holdout.parquet")
     return root
 
@@ -53,35 +54,53 @@ def test_list_versions_and_show(project: Path) -> None:
     assert (model["name"], model["num_versions"], model["aliases"]) == ("delay", 2, {"champion": 1})
     versions = _json(project, "models", "versions", "delay")
     assert [v["ref"] for v in versions] == ["delay/1", "delay/2"]  # type: ignore[attr-defined]
-    shown = _json(project, "models", "show", "delay@champion")
+    shown = _json(project, "models", "get", "delay@champion")
     assert shown["ref"] == "delay/1"
     assert shown["task"] == "classifier"
     assert shown["latest_evaluation"] is None  # type: ignore[index]
-    table = _run(project, "models", "show", "delay/2")
+    table = _run(project, "models", "get", "delay/2")
     assert table.exit_code == 0  # type: ignore[attr-defined]
     for text in ("delay/2", "signature", "dep_hour", "scikit-learn", "output: label"):
         assert text in table.stdout  # type: ignore[attr-defined]
 
 
-def test_alias_set_show_history_delete(project: Path) -> None:
-    event = _json(project, "models", "alias", "delay", "challenger", "2", "--reason", "try")
+def test_alias_verbs_are_the_sdk_verbs(project: Path) -> None:
+    event = _json(project, "models", "set-alias", "delay", "2", "challenger", "--reason", "try")
     assert (event["from_version"], event["to_version"]) == (None, 2)  # type: ignore[index]
-    assert _json(project, "models", "alias", "delay") == {"champion": 1, "challenger": 2}
-    same = _run(project, "models", "alias", "delay", "challenger", "2")
+    assert _json(project, "models", "aliases", "delay") == {"champion": 1, "challenger": 2}
+    same = _run(project, "models", "set-alias", "delay", "2", "challenger")
     assert "nothing to do" in same.stdout  # type: ignore[attr-defined]
-    deleted = _run(project, "models", "alias", "delay", "challenger", "--delete")
+    deleted = _run(project, "models", "delete-alias", "delay", "challenger")
     assert "deleted" in deleted.stdout  # type: ignore[attr-defined]
-    history = _json(project, "models", "alias", "delay", "--history")
+    history = _json(project, "models", "alias-history", "delay")
     assert [(e["alias"], e["action"]) for e in history] == [  # type: ignore[attr-defined]
         ("champion", "set"),
         ("challenger", "set"),
         ("challenger", "delete"),
     ]
-    table = _run(project, "models", "alias", "delay", "--history")
+    assert len(_json(project, "models", "alias-history", "delay", "champion")) == 1  # type: ignore[arg-type]
+    table = _run(project, "models", "alias-history", "delay")
     assert "first" in table.stdout  # type: ignore[attr-defined]
-    missing = _run(project, "models", "alias", "delay", "champion")
-    assert missing.exit_code == 2
-    assert "VERSION" in missing.output
+    old_order = _run(project, "models", "set-alias", "delay", "champion", "2")
+    assert old_order.exit_code == 2  # type: ignore[attr-defined]
+    assert "Invalid value for 'version'" in old_order.output  # type: ignore[attr-defined]
+    missing = _run(project, "models", "set-alias", "delay", "2")
+    assert missing.exit_code == 2  # type: ignore[attr-defined]
+    assert "Missing argument 'ALIAS'" in missing.output  # type: ignore[attr-defined]
+
+
+def test_every_models_command_is_named_after_its_sdk_verb() -> None:
+    import typer.main
+
+    from weekend.registry import Models
+
+    group: Any = typer.main.get_command(app)
+    commands = group.commands["models"].commands
+    visible = {name for name, command in commands.items() if not command.hidden}
+    hidden = {name for name, command in commands.items() if command.hidden}
+    assert hidden == {"show", "copy"}  # the old names still work
+    for name in visible:
+        assert callable(getattr(Models, name.replace("-", "_"), None)), name
 
 
 def test_evaluate_promote_rollback(project: Path, tmp_path: Path) -> None:
@@ -118,7 +137,7 @@ def test_lineage_tree_and_json(project: Path) -> None:
 
 
 def test_copy_registers_the_same_files_under_another_model(project: Path) -> None:
-    copied = _json(project, "models", "copy", "delay@champion", "delay-prod")
+    copied = _json(project, "models", "copy-version", "delay@champion", "delay-prod")
     assert copied["ref"] == "delay-prod/1"  # type: ignore[index]
     tree = _run(project, "models", "lineage", "delay-prod/1")
     assert "copied from delay/1" in tree.output  # type: ignore[attr-defined]
@@ -143,14 +162,14 @@ def test_predict_command(project: Path, tmp_path: Path) -> None:
 def test_errors_are_messages_with_exit_codes(project: Path) -> None:
     code = "from weekend.cli import main; main()"
     bad = subprocess.run(
-        [sys.executable, "-c", code, "models", "show", "a/b/c", "-p", str(project)],
+        [sys.executable, "-c", code, "models", "get", "a/b/c", "-p", str(project)],
         capture_output=True,
         text=True,
         check=False,
     )
     assert bad.returncode == 2
     assert "error:" in bad.stderr
-    assert "more than one '/' or '@'" in bad.stderr
+    assert "more than one '/'" in bad.stderr
     assert "Traceback" not in bad.stderr
     refused = subprocess.run(
         [sys.executable, "-c", code, "models", "promote", "delay", "2", "-p", str(project)],

@@ -38,7 +38,7 @@ def data(rng: np.random.Generator) -> pd.DataFrame:
 def champion(ws: Workspace, data: pd.DataFrame) -> object:
     model = classifier(data)
     ws.models.register(model, "delay", input_example=features(data))
-    ws.models.set_alias("delay", "champion", 1)
+    ws.models.set_alias("delay", 1, "champion")
     return model
 
 

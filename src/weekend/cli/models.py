@@ -127,8 +127,8 @@ def list_versions(
     )
 
 
-@models_app.command("show")
-def show(
+@models_app.command("get")
+def get(
     ref: str = typer.Argument(..., help="name, name/3 or name@alias"),
     project: Path | None = ProjectOption,
     as_json: bool = JsonOption,
@@ -183,56 +183,79 @@ def show(
         )
 
 
-@models_app.command("alias")
-def alias(
+models_app.command("show", hidden=True, help="Old name of 'get'.")(get)
+
+AliasArgument = typer.Argument(..., metavar="ALIAS", help="e.g. champion")
+
+
+@models_app.command("aliases")
+def aliases(
     name: str = typer.Argument(..., help="Model name."),
-    alias_name: str | None = typer.Argument(None, metavar="ALIAS", help="e.g. champion"),
-    version: int | None = typer.Argument(None, help="Version to point the alias at."),
-    delete: bool = typer.Option(False, "--delete", help="Remove the alias."),
-    history: bool = typer.Option(False, "--history", help="Show the audit log of alias moves."),
+    project: Path | None = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Current aliases of a model: alias -> version."""
+    with open_project(project) as ws:
+        current = ws.models.aliases(name)
+    if as_json:
+        print_json(current)
+        return
+    print_table(f"aliases of {name}", ["alias", "version"], sorted(current.items()))
+
+
+@models_app.command("set-alias")
+def set_alias(
+    name: str = typer.Argument(..., help="Model name."),
+    version: int = typer.Argument(..., help="Version to point the alias at."),
+    alias_name: str = AliasArgument,
     reason: str | None = ReasonOption,
     actor: str | None = ActorOption,
     project: Path | None = ProjectOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Show aliases, move one (ALIAS VERSION), delete one (--delete) or show the audit log.
-
-    Moving an alias here checks no gate; use 'weekend models promote' for that.
-    """
+    """Point ALIAS at VERSION, logged. No gate is checked: 'promote' checks them."""
     with open_project(project) as ws:
-        if history or (alias_name is None and not delete and version is None):
-            if history:
-                events = ws.models.alias_history(name, alias_name)
-                if as_json:
-                    print_json([e.to_dict() for e in events])
-                    return
-                print_table(
-                    f"alias history of {name}",
-                    ["#", "when", "alias", "action", "from", "to", "who", "why", "evidence"],
-                    [_event_row(e) for e in events],
-                )
-                return
-            current = ws.models.aliases(name)
-            if as_json:
-                print_json(current)
-                return
-            print_table(f"aliases of {name}", ["alias", "version"], sorted(current.items()))
-            return
-        if alias_name is None:
-            raise typer.BadParameter("give the ALIAS to move or delete")
-        if delete:
-            if version is not None:
-                raise typer.BadParameter("--delete takes no VERSION")
-            event = ws.models.delete_alias(name, alias_name, reason=reason, actor=actor)
-        elif version is None:
-            raise typer.BadParameter("give the VERSION to point the alias at, or --delete")
-        else:
-            event = ws.models.set_alias(name, alias_name, version, reason=reason, actor=actor)
+        event = ws.models.set_alias(name, version, alias_name, reason=reason, actor=actor)
     _print_event(event, as_json, f"{name}@{alias_name} already points at version {version}")
 
 
-@models_app.command("copy")
-def copy(
+@models_app.command("delete-alias")
+def delete_alias(
+    name: str = typer.Argument(..., help="Model name."),
+    alias_name: str = AliasArgument,
+    reason: str | None = ReasonOption,
+    actor: str | None = ActorOption,
+    project: Path | None = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Remove ALIAS, logged ('rollback' restores it)."""
+    with open_project(project) as ws:
+        event = ws.models.delete_alias(name, alias_name, reason=reason, actor=actor)
+    _print_event(event, as_json, "")
+
+
+@models_app.command("alias-history")
+def alias_history(
+    name: str = typer.Argument(..., help="Model name."),
+    alias_name: str | None = typer.Argument(None, metavar="[ALIAS]", help="Only this alias."),
+    project: Path | None = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """The audit log of alias moves (of one alias, or all), oldest first."""
+    with open_project(project) as ws:
+        events = ws.models.alias_history(name, alias_name)
+    if as_json:
+        print_json([e.to_dict() for e in events])
+        return
+    print_table(
+        f"alias history of {name}",
+        ["#", "when", "alias", "action", "from", "to", "who", "why", "evidence"],
+        [_event_row(e) for e in events],
+    )
+
+
+@models_app.command("copy-version")
+def copy_version(
     source: str = typer.Argument(..., help="The version to copy: name/3 or name@alias."),
     name: str = typer.Argument(..., help="The model that gets it as its next version."),
     description: str | None = typer.Option(None, "--description", help="Default: the source's."),
@@ -246,6 +269,9 @@ def copy(
         print_json(version.to_dict())
         return
     console.print(f"registered {version.ref} (a copy of {source})")
+
+
+models_app.command("copy", hidden=True, help="Old name of 'copy-version'.")(copy_version)
 
 
 @models_app.command("evaluate")

@@ -34,6 +34,7 @@ from weekend.registry._flavors import (
     model_file,
     module_roots,
     qualified_name,
+    register_flavor,
 )
 
 Array = np.ndarray[Any, Any]
@@ -69,6 +70,10 @@ class LightGBMModel(LoadedModel):
     def raw(self) -> Any:
         return self._booster
 
+    @property
+    def labels_follow_proba(self) -> bool:
+        return self.classes_ is not None  # predict() is that argmax, below
+
     def _raw_predict(self, df: pd.DataFrame) -> Array:
         if len(df) <= self._small_rows:
             return np.asarray(self._booster.predict(df, num_threads=1))
@@ -91,6 +96,7 @@ class LightGBMModel(LoadedModel):
         return result
 
 
+@register_flavor
 class LightGBMFlavor(Flavor):
     """LightGBM models in LightGBM's text format."""
 
@@ -195,6 +201,7 @@ class XGBoostModel(LoadedModel):
         return np.asarray(self._pick(df).predict_proba(df))
 
 
+@register_flavor
 class XGBoostFlavor(Flavor):
     """XGBoost models in XGBoost's JSON format."""
 

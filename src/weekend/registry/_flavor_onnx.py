@@ -32,6 +32,7 @@ from weekend.registry._flavors import (
     model_file,
     module_roots,
     qualified_name,
+    register_flavor,
 )
 from weekend.registry._signature import Signature
 
@@ -113,6 +114,7 @@ def _initial_types(signature: Signature) -> list[tuple[str, Any]]:
     return initial
 
 
+@register_flavor
 class OnnxFlavor(Flavor):
     """ONNX models; scikit-learn models are converted with skl2onnx using ``signature``.
 

@@ -28,6 +28,7 @@ from weekend.registry._flavors import (
     labels_to_json,
     model_file,
     qualified_name,
+    register_flavor,
 )
 
 Array = np.ndarray[Any, Any]
@@ -78,11 +79,13 @@ class PyfuncModel(LoadedModel):
             ) from exc
 
 
+@register_flavor
 class PyfuncFlavor(Flavor):
     """Any object with a ``predict`` method, pickled with cloudpickle (trusted loads only)."""
 
     name: ClassVar[str] = "pyfunc"
     trusted_required: ClassVar[bool] = True
+    priority: ClassVar[int] = 1000  # the fallback: anything with predict()
 
     def matches(self, model: object) -> bool:
         return callable(getattr(model, "predict", None))

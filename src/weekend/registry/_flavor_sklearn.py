@@ -48,6 +48,7 @@ from weekend.registry._flavors import (
     model_file,
     module_roots,
     qualified_name,
+    register_flavor,
 )
 
 MODEL_FILE = "model.skops"
@@ -97,6 +98,19 @@ SAFE_TYPES: frozenset[str] = frozenset(
 docs/registry.md says why each is safe."""
 
 
+ARGMAX_CLASSIFIERS = frozenset(
+    {
+        "sklearn.linear_model._logistic.LogisticRegression",
+        "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+        "sklearn.ensemble._forest.RandomForestClassifier",
+        "sklearn.ensemble._forest.ExtraTreesClassifier",
+        "sklearn.tree._classes.DecisionTreeClassifier",
+    }
+)
+"""Classifiers whose ``predict`` is the class of highest probability (the same argmax, or a
+sign test equivalent to it): batch prediction derives their labels from the probabilities."""
+
+
 class SklearnModel(LoadedModel):
     """A scikit-learn estimator, with a compiled fast path for small batches when possible."""
 
@@ -119,6 +133,15 @@ class SklearnModel(LoadedModel):
     @property
     def has_proba(self) -> bool:
         return self._has_proba
+
+    @property
+    def labels_follow_proba(self) -> bool:
+        final = self._model
+        if hasattr(final, "steps") and final.steps:
+            final = final.steps[-1][1]
+        if qualified_name(final) not in ARGMAX_CLASSIFIERS:
+            return False
+        return int(getattr(final, "n_outputs_", 1)) == 1
 
     @property
     def fast_path(self) -> bool:
@@ -144,6 +167,7 @@ class SklearnModel(LoadedModel):
         return np.asarray(self._model.predict_proba(df))
 
 
+@register_flavor
 class SklearnFlavor(Flavor):
     """scikit-learn estimators and pipelines, stored with skops.
 
@@ -153,6 +177,7 @@ class SklearnFlavor(Flavor):
 
     name: ClassVar[str] = "sklearn"
     trusted_required: ClassVar[bool] = False
+    priority: ClassVar[int] = 500  # every estimator: after libraries with their own format
 
     def __init__(self, *, fast_path: bool = True, fast_path_max_rows: int = 256) -> None:
         self.fast_path = fast_path
@@ -270,4 +295,4 @@ def _sklearn_version() -> str:
     return str(sklearn.__version__)
 
 
-__all__ = ["SAFE_TYPES", "SklearnFlavor", "SklearnModel"]
+__all__ = ["ARGMAX_CLASSIFIERS", "SAFE_TYPES", "SklearnFlavor", "SklearnModel"]

@@ -13,17 +13,21 @@ stores configuration; the behaviour lives in four verbs:
     read (pickle) have ``trusted_required = True`` and refuse with
     :class:`~weekend.core.errors.UnsafeModelError` unless ``trusted=True``.
 
-The flavors, picked by :func:`flavor_for`:
+Flavors live in a registry of kinds: :func:`register_flavor` (a class decorator) makes a
+flavor known by its name, :func:`flavor_named` finds it again when a stored model is loaded,
+and :func:`flavor_for` asks the registered flavors in order of :attr:`Flavor.priority` which
+one can store a model. A new flavor is a class and one registration, not an edit of a list;
+``weekend.testing.flavor_checks`` is the contract it must pass. The built-in flavors:
 
-========== ======================================= ===================== =================
-name       models                                   format                runs code on load
-========== ======================================= ===================== =================
-sklearn    scikit-learn estimators and pipelines    skops                 no (allow-list)
-lightgbm   ``LGBMClassifier/Regressor``, Booster    LightGBM text         no
-xgboost    ``XGBClassifier/Regressor``, Booster     XGBoost JSON          no
-pyfunc     anything else with ``predict(df)``       cloudpickle           **yes**
-onnx       exported on request (:func:`export_onnx`) ONNX protobuf        no
-========== ======================================= ===================== =================
+======== ============================================ ============= =================
+name     models                                       format        runs code on load
+======== ============================================ ============= =================
+sklearn  scikit-learn estimators and pipelines        skops         no (allow-list)
+lightgbm ``LGBMClassifier/Regressor``, Booster        LightGBM text no
+xgboost  ``XGBClassifier/Regressor``, Booster         XGBoost JSON  no
+onnx     ONNX models; scikit-learn exports on request ONNX protobuf no
+pyfunc   anything else with ``predict(df)``           cloudpickle   **yes**
+======== ============================================ ============= =================
 
 Optional libraries (LightGBM, XGBoost, cloudpickle, ONNX) are imported only when a flavor
 that needs them is used, through :func:`weekend.core.optional.require`.
@@ -33,15 +37,16 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import importlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar, TypedDict
+from typing import Any, ClassVar, TypedDict, TypeVar
 
 import numpy as np
 import pandas as pd
 
-from weekend.core.errors import IntegrityError, InvalidValueError
+from weekend.core.errors import ConfigurationError, IntegrityError, InvalidValueError
 
 FORMAT_VERSION = 1
 """Version of the folder layout written by the flavors; bumped on incompatible changes."""
@@ -88,6 +93,12 @@ class LoadedModel(abc.ABC):
         return self.classes_ is not None
 
     @property
+    def labels_follow_proba(self) -> bool:
+        """Whether :meth:`predict` is the class of highest probability (ties aside), so that
+        batch prediction may take labels from the probabilities instead of a second pass."""
+        return False
+
+    @property
     @abc.abstractmethod
     def raw(self) -> Any:
         """The underlying model object (estimator, booster, session ...)."""
@@ -97,10 +108,17 @@ class LoadedModel(abc.ABC):
 
 
 class Flavor(abc.ABC):
-    """One way of storing a family of models; constructor arguments are configuration only."""
+    """One way of storing a family of models; constructor arguments are configuration only,
+    and every flavor can be constructed without arguments."""
 
     name: ClassVar[str] = ""
+    """The flavor's name, recorded with every model it saves (letters, digits, ``_``, ``-``)."""
     trusted_required: ClassVar[bool] = False
+    """Whether reading the format can run code (then a load needs ``trusted=True``)."""
+    priority: ClassVar[int] = 100
+    """:func:`flavor_for` asks flavors with lower numbers first: libraries with their own
+    format (100) before the scikit-learn flavor (500), which takes every estimator, before
+    the pickle fallback (1000), which takes anything with ``predict``."""
 
     @abc.abstractmethod
     def matches(self, model: object) -> bool:
@@ -200,48 +218,85 @@ def model_file(folder: Path, info: FlavorInfo, name: str) -> Path:
     return path
 
 
-# -- picking a flavor -------------------------------------------------------------------------
+# -- the registry of kinds ----------------------------------------------------------------------
+
+_BUILTIN_MODULES = (
+    "weekend.registry._flavor_boost",
+    "weekend.registry._flavor_onnx",
+    "weekend.registry._flavor_sklearn",
+    "weekend.registry._flavor_pyfunc",
+)
+"""Modules that register weekend's own flavors when imported (on first use of the registry)."""
+
+_KINDS: dict[str, type[Flavor]] = {}
+_builtins_loaded = False
+
+F = TypeVar("F", bound=type[Flavor])
 
 
-def _flavor_classes() -> dict[str, type[Flavor]]:
-    # Imported here: the flavor modules import this one for the base classes.
-    from weekend.registry._flavor_boost import LightGBMFlavor, XGBoostFlavor
-    from weekend.registry._flavor_onnx import OnnxFlavor
-    from weekend.registry._flavor_pyfunc import PyfuncFlavor
-    from weekend.registry._flavor_sklearn import SklearnFlavor
+def register_flavor(cls: F) -> F:
+    """Make the flavor class ``cls`` known by its :attr:`~Flavor.name` (a class decorator).
 
-    return {
-        cls.name: cls
-        for cls in (SklearnFlavor, LightGBMFlavor, XGBoostFlavor, PyfuncFlavor, OnnxFlavor)
-    }
+    Registering a name again replaces its class. A package that provides a flavor registers
+    it when imported, and must be imported before a model stored with it is loaded.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Flavor)):
+        raise ConfigurationError(f"a flavor must be a Flavor subclass, got {cls!r:.80}")
+    name = cls.name
+    if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
+        raise ConfigurationError(
+            f"flavor class {cls.__qualname__} needs a name of letters, digits, '_' and '-', "
+            f"got {name!r:.40}"
+        )
+    if isinstance(cls.priority, bool) or not isinstance(cls.priority, int):
+        raise ConfigurationError(f"flavor {name!r}: priority must be an integer")
+    _KINDS[name] = cls
+    return cls
+
+
+def _kinds() -> dict[str, type[Flavor]]:
+    global _builtins_loaded
+    if not _builtins_loaded:
+        for module in _BUILTIN_MODULES:  # each registers its flavors
+            importlib.import_module(module)
+        _builtins_loaded = True
+    return _KINDS
+
+
+def flavor_kinds() -> list[str]:
+    """The names of the registered flavors, sorted."""
+    return sorted(_kinds())
 
 
 def flavor_for(model: object) -> Flavor:
-    """The flavor that stores ``model`` in the safest format available.
+    """The flavor that stores ``model`` in the safest format available: the first registered
+    flavor, by :attr:`~Flavor.priority`, whose ``matches(model)`` is true.
 
-    LightGBM and XGBoost models get their native formats, scikit-learn estimators and
-    pipelines get skops, ONNX models stay ONNX, and anything else with a ``predict`` method
-    falls back to the pickle-based ``pyfunc`` flavor (which needs ``trusted=True`` to load).
+    With weekend's own flavors: LightGBM and XGBoost models get their native formats, ONNX
+    models stay ONNX, scikit-learn estimators and pipelines get skops, and anything else with
+    a ``predict`` method falls back to the pickle-based ``pyfunc`` flavor (which needs
+    ``trusted=True`` to load).
     """
-    classes = _flavor_classes()
-    for name in ("lightgbm", "xgboost", "onnx", "sklearn", "pyfunc"):
-        flavor = classes[name]()
+    for cls in sorted(_kinds().values(), key=lambda kind: kind.priority):  # stable: ties
+        flavor = cls()  # keep their registration order
         if flavor.matches(model):
             return flavor
     raise InvalidValueError(
         f"cannot store a {qualified_name(model)}: expected a scikit-learn estimator, a LightGBM "
-        "or XGBoost model, an ONNX model, or any object with a predict(df) method"
+        "or XGBoost model, an ONNX model, or any object with a predict(df) method (or register "
+        "a flavor for it with weekend.registry.register_flavor)"
     )
 
 
 def flavor_named(name: str) -> Flavor:
     """The flavor called ``name`` (as recorded in :attr:`FlavorInfo.flavor`)."""
-    classes = _flavor_classes()
-    if name not in classes:
+    kinds = _kinds()
+    if name not in kinds:
         raise InvalidValueError(
-            f"unknown model flavor {name!r}; expected one of {', '.join(sorted(classes))}"
+            f"unknown model flavor {name!r}; registered flavors: {', '.join(sorted(kinds))}. "
+            "A flavor from another package is known once that package is imported"
         )
-    return classes[name]()
+    return kinds[name]()
 
 
 def save_model(model: Any, folder: Path) -> FlavorInfo:
@@ -261,8 +316,17 @@ __all__ = [
     "Flavor",
     "FlavorInfo",
     "LoadedModel",
+    "atomic_path",
+    "check_info",
     "flavor_for",
+    "flavor_kinds",
     "flavor_named",
+    "labels_from_json",
+    "labels_to_json",
     "load_model",
+    "model_file",
+    "module_roots",
+    "qualified_name",
+    "register_flavor",
     "save_model",
 ]

@@ -23,7 +23,7 @@ from weekend.core.names import validate_name
 
 if TYPE_CHECKING:
     from weekend.data.datasets import Datasets
-    from weekend.registry._store import ModelVersion
+    from weekend.registry._records import ModelVersion
     from weekend.tracking.runs import Runs
 
 TRAINING = "training"

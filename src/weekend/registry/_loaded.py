@@ -13,6 +13,7 @@ model itself.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,35 +21,11 @@ import pandas as pd
 
 from weekend.core.errors import DataValidationError, InvalidValueError
 from weekend.registry._flavors import LoadedModel
-from weekend.registry._store import ModelVersion
+from weekend.registry._records import ModelVersion
 
 Array = np.ndarray[Any, Any]
 PREDICTION = "prediction"
 PROBA_PREFIX = "proba_"
-
-# scikit-learn classifiers whose predict() is the class of highest probability (the same
-# argmax, or a sign test equivalent to it). Batch prediction then derives labels from the
-# probabilities instead of running the model twice; rows where the top probabilities tie
-# are predicted again with predict(), so the labels are exactly what predict() gives.
-_ARGMAX_CLASSIFIERS = frozenset(
-    {
-        "sklearn.linear_model._logistic.LogisticRegression",
-        "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
-        "sklearn.ensemble._forest.RandomForestClassifier",
-        "sklearn.ensemble._forest.ExtraTreesClassifier",
-        "sklearn.tree._classes.DecisionTreeClassifier",
-    }
-)
-
-
-def _labels_follow_proba(flavor: str, raw: Any) -> bool:
-    if flavor != "sklearn":
-        return False
-    final = raw.steps[-1][1] if hasattr(raw, "steps") and raw.steps else raw
-    cls = type(final)
-    if f"{cls.__module__}.{cls.__qualname__}" not in _ARGMAX_CLASSIFIERS:
-        return False
-    return int(getattr(final, "n_outputs_", 1)) == 1
 
 
 def as_frame(data: Any) -> pd.DataFrame:
@@ -74,16 +51,28 @@ def as_frame(data: Any) -> pd.DataFrame:
 class LoadedVersion:
     """A loaded, verified model version ready to predict. Thread-safe for prediction."""
 
-    def __init__(self, version: ModelVersion, model: LoadedModel, *, flavor: str) -> None:
+    def __init__(
+        self,
+        version: ModelVersion,
+        model: LoadedModel,
+        *,
+        flavor: str,
+        folder: Path | None = None,
+    ) -> None:
         self.version = version
         """The :class:`ModelVersion` it was loaded from."""
         self.model = model
-        """The flavor's model (:class:`weekend.registry._flavors.LoadedModel`)."""
+        """The flavor's model (:class:`weekend.registry.LoadedModel`)."""
         self.flavor = flavor
+        """The flavor that read the files (``onnx`` for a version's ONNX export)."""
+        self.folder = folder
+        """The local folder of the version's files, verified against their sha256 when it
+        was loaded (read-only: a changed file is refused by the next load)."""
         self.signature = version.signature
         self.classes_: Array | None = model.classes_
         self._validate = None if self.signature is None else self.signature.validate
-        self._argmax = self.has_proba and _labels_follow_proba(flavor, model.raw)
+        # labels from the probabilities (one model pass) where the flavor says they agree
+        self._argmax = self.has_proba and model.labels_follow_proba
 
     def __repr__(self) -> str:
         return f"LoadedVersion({self.ref!r}, flavor={self.flavor!r})"

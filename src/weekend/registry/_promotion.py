@@ -21,6 +21,7 @@ import numpy as np
 from weekend.core.errors import ConflictError, InvalidValueError, NotFoundError
 from weekend.core.hashing import sha256_bytes, sha256_file
 from weekend.core.ids import new_id, now_ms
+from weekend.core.refs import parse_ref, validate_alias
 from weekend.registry import _store
 from weekend.registry._evaluate import (
     Evaluation,
@@ -30,7 +31,7 @@ from weekend.registry._evaluate import (
     slice_groups,
 )
 from weekend.registry._gates import parse_gate, parse_gates
-from weekend.registry._store import AliasEvent, parse_ref, validate_alias
+from weekend.registry._records import AliasEvent
 
 if TYPE_CHECKING:
     import pandas as pd

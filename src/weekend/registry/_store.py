@@ -1,10 +1,7 @@
-"""Repository functions of the model registry: references, records, and the only SQL it runs.
+"""Repository functions of the model registry: the only SQL it runs.
 
-A model reference is one of::
-
-    name          the latest version
-    name/3        version 3
-    name@champion the version the alias ``champion`` points at
+Records (:class:`~weekend.registry._records.ModelVersion` ...) live in
+:mod:`weekend.registry._records`; references are parsed by :mod:`weekend.core.refs`.
 
 Alias moves take a row lock on the registered model (``SELECT ... FOR UPDATE`` on
 PostgreSQL; SQLite write transactions are serialised by ``BEGIN IMMEDIATE``), so that the
@@ -14,12 +11,9 @@ alias row and its audit event are written by one transaction at a time per model
 
 from __future__ import annotations
 
-import getpass
-import os
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -34,203 +28,18 @@ from weekend.catalog.tables_registry import (
     model_versions,
     registered_models,
 )
-from weekend.core.errors import ConflictError, InvalidNameError, InvalidValueError, NotFoundError
+from weekend.core.errors import ConflictError, NotFoundError
 from weekend.core.ids import new_id, now_ms
-from weekend.core.names import validate_name
+from weekend.registry._records import (
+    AliasEvent,
+    ModelRef,
+    ModelVersion,
+    RegisteredModel,
+    to_json,
+    version_from_row,
+)
 
 INSERT_ATTEMPTS = 20
-
-
-def _json(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
-
-
-def actor_name(actor: str | None) -> str:
-    """``actor`` if given, else the operating-system user."""
-    if actor is not None:
-        if not isinstance(actor, str) or not 0 < len(actor) <= 250:
-            raise InvalidValueError(f"actor must be 1 to 250 characters, got {actor!r:.80}")
-        return actor
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return os.environ.get("USER", "unknown")
-
-
-# -- references ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    """A parsed reference: exactly one of ``version`` and ``alias`` is set, or neither (latest)."""
-
-    name: str
-    version: int | None = None
-    alias: str | None = None
-
-    def __str__(self) -> str:
-        if self.version is not None:
-            return f"{self.name}/{self.version}"
-        if self.alias is not None:
-            return f"{self.name}@{self.alias}"
-        return self.name
-
-
-def validate_alias(alias: object) -> str:
-    """An alias is a name (see :func:`validate_name`) that is not a plain number."""
-    text = validate_name(alias, "alias")
-    if text.isdigit():
-        raise InvalidNameError(
-            f"alias {text!r} is a number, which would read like a version; use a word such as "
-            "'champion' or 'challenger'"
-        )
-    return text
-
-
-def parse_ref(ref: object) -> ModelRef:
-    """Parse ``"name"``, ``"name/3"`` or ``"name@alias"``; a clear error for anything else."""
-    if not isinstance(ref, str):
-        raise InvalidValueError(
-            f"model reference must be a string like 'name', 'name/3' or 'name@alias', "
-            f"got {type(ref).__name__} {ref!r:.60}"
-        )
-    if ref.count("/") + ref.count("@") > 1:
-        raise InvalidValueError(
-            f"model reference {ref!r:.80} has more than one '/' or '@'; expected 'name', "
-            "'name/3' or 'name@alias'"
-        )
-    if "/" in ref:
-        name, _, version = ref.partition("/")
-        validate_name(name, "model name")
-        if not version.isdigit() or int(version) < 1:
-            raise InvalidValueError(
-                f"model reference {ref!r:.80}: the version after '/' must be a positive "
-                f"integer (1, 2, ...), got {version!r:.40}"
-            )
-        return ModelRef(name, version=int(version))
-    if "@" in ref:
-        name, _, alias = ref.partition("@")
-        validate_name(name, "model name")
-        if not alias:
-            raise InvalidValueError(
-                f"model reference {ref!r:.80}: the alias after '@' is empty; expected e.g. "
-                f"'{name}@champion'"
-            )
-        return ModelRef(name, alias=validate_alias(alias))
-    return ModelRef(validate_name(ref, "model name"))
-
-
-# -- records ------------------------------------------------------------------------------------
-
-
-@dataclass
-class AliasEvent:
-    """One move of an alias, from the audit log (``to_version`` None: the alias was deleted)."""
-
-    seq: int
-    name: str
-    alias: str
-    from_version: int | None
-    to_version: int | None
-    action: str
-    actor: str
-    reason: str | None
-    evidence: dict[str, Any]
-    forced: bool
-    created_at: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass
-class RegisteredModel:
-    """A registered model: its name, metadata, versions count and current aliases."""
-
-    name: str
-    description: str | None
-    tags: dict[str, str]
-    created_at: int
-    latest_version: int | None
-    num_versions: int
-    aliases: dict[str, int] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass
-class ModelVersion:
-    """One immutable, numbered version of a registered model."""
-
-    id: str
-    name: str
-    version: int
-    flavor: str
-    trusted_required: bool
-    signature: Any  # weekend.registry._signature.Signature | None
-    requirements: dict[str, str]
-    lineage: dict[str, Any]
-    manifest: dict[str, dict[str, Any]]
-    run_id: str | None
-    description: str | None
-    tags: dict[str, str]
-    created_at: int
-    aliases: tuple[str, ...] = ()
-    profile_json: str | None = field(default=None, repr=False)
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}/{self.version}"
-
-    @property
-    def task(self) -> str:
-        """``classifier``, ``regressor`` or ``unknown`` (read from the signature's output)."""
-        output = getattr(self.signature, "output", None)
-        if output is None:
-            return "unknown"
-        return "classifier" if output.type == "label" and output.classes else "regressor"
-
-    @property
-    def profile(self) -> Any:
-        """The training data's profile (:class:`weekend.data._profile.Profile`), or None."""
-        if self.profile_json is None:
-            return None
-        from weekend.data._profile import Profile
-
-        return Profile.from_dict(orjson.loads(self.profile_json))
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.__dict__.items() if k not in ("profile_json", "signature")}
-        out["ref"] = self.ref
-        out["task"] = self.task
-        out["aliases"] = list(self.aliases)
-        out["signature"] = None if self.signature is None else self.signature.to_dict()
-        out["has_profile"] = self.profile_json is not None
-        return out
-
-
-def _version(m: Any, name: str, aliases: tuple[str, ...]) -> ModelVersion:
-    from weekend.registry._signature import Signature
-
-    sig = m["signature_json"]
-    return ModelVersion(
-        id=m["id"],
-        name=name,
-        version=int(m["version"]),
-        flavor=m["flavor"],
-        trusted_required=bool(m["trusted_required"]),
-        signature=None if sig is None else Signature.from_json(sig),
-        requirements=orjson.loads(m["requirements_json"]),
-        lineage=orjson.loads(m["lineage_json"]),
-        manifest=orjson.loads(m["manifest_json"]),
-        run_id=m["run_id"],
-        description=m["description"],
-        tags=orjson.loads(m["tags_json"] or "{}"),
-        created_at=int(m["created_at"]),
-        aliases=aliases,
-        profile_json=m["profile_json"],
-    )
 
 
 # -- registered models --------------------------------------------------------------------------
@@ -364,7 +173,7 @@ def get_version(conn: Connection, ref: ModelRef) -> ModelVersion:
             )
             .order_by(model_aliases.c.alias)
         ).scalars()
-        return _version(m, ref.name, tuple(str(a) for a in aliases))
+        return version_from_row(m, ref.name, tuple(str(a) for a in aliases))
     return _missing_version(conn, ref)
 
 
@@ -400,7 +209,7 @@ def _missing_version(conn: Connection, ref: ModelRef) -> ModelVersion:
             f"model {ref.name!r} has no version {ref.version} (latest is {latest or 'none'})"
         )
     version = int(row._mapping["version"])
-    return _version(row._mapping, ref.name, aliases_by_version(conn, mid).get(version, ()))
+    return version_from_row(row._mapping, ref.name, aliases_by_version(conn, mid).get(version, ()))
 
 
 def list_versions(conn: Connection, name: str) -> list[ModelVersion]:
@@ -411,7 +220,7 @@ def list_versions(conn: Connection, name: str) -> list[ModelVersion]:
         .where(model_versions.c.model_id == mid)
         .order_by(model_versions.c.version)
     ).all()
-    return [_version(r._mapping, name, aliases.get(int(r.version), ())) for r in rows]
+    return [version_from_row(r._mapping, name, aliases.get(int(r.version), ())) for r in rows]
 
 
 def version_exists(conn: Connection, mid: str, version: int) -> bool:
@@ -451,7 +260,7 @@ def update_metadata(
         if key not in merged:
             raise NotFoundError(f"{ref} has no tag {key!r}")
         del merged[key]
-    values: dict[str, Any] = {"tags_json": _json(merged)}
+    values: dict[str, Any] = {"tags_json": to_json(merged)}
     if set_description:
         values["description"] = description
     conn.execute(update(table).where(*where).values(**values))
@@ -467,6 +276,24 @@ def current_aliases(conn: Connection, mid: str) -> dict[str, int]:
         .order_by(model_aliases.c.alias)
     )
     return {str(a): int(v) for a, v in conn.execute(stmt)}
+
+
+def _point(catalog: Catalog, conn: Connection, mid: str, alias: str, to: int | None) -> int:
+    """Set (or, for None, delete) the alias row; returns the time of the move."""
+    now = now_ms()
+    where = (model_aliases.c.model_id == mid, model_aliases.c.alias == alias)
+    if to is None:
+        conn.execute(delete(model_aliases).where(*where))
+        return now
+    stmt = catalog.insert(model_aliases).values(
+        model_id=mid, alias=alias, version=to, updated_at=now
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[model_aliases.c.model_id, model_aliases.c.alias],
+        set_={"version": to, "updated_at": now},
+    )
+    conn.execute(stmt)
+    return now
 
 
 def move_alias(
@@ -493,40 +320,9 @@ def move_alias(
     from_version = None if current is None else int(current)
     if from_version == to_version:
         return None
-    now = now_ms()
-    if to_version is None:
-        conn.execute(
-            delete(model_aliases).where(
-                model_aliases.c.model_id == mid, model_aliases.c.alias == alias
-            )
-        )
-    else:
-        stmt = catalog.insert(model_aliases).values(
-            model_id=mid, alias=alias, version=to_version, updated_at=now
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[model_aliases.c.model_id, model_aliases.c.alias],
-            set_={"version": to_version, "updated_at": now},
-        )
-        conn.execute(stmt)
-    evidence_json = None if evidence is None else _json(dict(evidence))
-    result = conn.execute(
-        alias_events.insert().values(
-            model_id=mid,
-            alias=alias,
-            from_version=from_version,
-            to_version=to_version,
-            action=action,
-            actor=actor,
-            reason=reason,
-            evidence_json=evidence_json,
-            forced=forced,
-            created_at=now,
-        )
-    )
-    seq = result.inserted_primary_key[0] if result.inserted_primary_key else None
-    return AliasEvent(
-        seq=int(seq or 0),
+    now = _point(catalog, conn, mid, alias, to_version)
+    event = AliasEvent(
+        seq=0,
         name=name,
         alias=alias,
         from_version=from_version,
@@ -538,6 +334,23 @@ def move_alias(
         forced=forced,
         created_at=now,
     )
+    result = conn.execute(
+        alias_events.insert().values(
+            model_id=mid,
+            alias=alias,
+            from_version=from_version,
+            to_version=to_version,
+            action=action,
+            actor=actor,
+            reason=reason,
+            evidence_json=None if evidence is None else to_json(dict(evidence)),
+            forced=forced,
+            created_at=now,
+        )
+    )
+    seq = result.inserted_primary_key[0] if result.inserted_primary_key else None
+    event.seq = int(seq or 0)
+    return event
 
 
 def alias_events_of(conn: Connection, name: str, mid: str, alias: str | None) -> list[AliasEvent]:
@@ -599,8 +412,8 @@ def insert_evaluation(
             model_id=mid,
             version=version,
             baseline_version=baseline_version,
-            data_json=_json(dict(data)),
-            result_json=_json(dict(result)),
+            data_json=to_json(dict(data)),
+            result_json=to_json(dict(result)),
             blessed=blessed,
             created_at=created_at,
         )
@@ -632,11 +445,19 @@ def evaluation_rows(
 
 
 __all__ = [
-    "AliasEvent",
-    "ModelRef",
-    "ModelVersion",
-    "RegisteredModel",
-    "actor_name",
-    "parse_ref",
-    "validate_alias",
+    "alias_events_of",
+    "aliases_by_version",
+    "current_aliases",
+    "ensure_model",
+    "evaluation_rows",
+    "evaluation_time",
+    "get_version",
+    "insert_evaluation",
+    "insert_version",
+    "list_models",
+    "list_versions",
+    "model_id",
+    "move_alias",
+    "update_metadata",
+    "version_exists",
 ]

@@ -18,32 +18,33 @@ References are ``"name"`` (latest version), ``"name/3"`` and ``"name@alias"``. S
 from __future__ import annotations
 
 import builtins
-import threading
-from collections import OrderedDict
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from weekend.core.errors import (
-    ConflictError,
-    IntegrityError,
-    InvalidValueError,
-    NotFoundError,
-    UnsafeModelError,
-    UserCodeError,
-)
+from weekend.core.errors import ConflictError, IntegrityError, InvalidValueError, NotFoundError
 from weekend.core.ids import new_id, now_ms
-from weekend.core.names import validate_key, validate_name
+from weekend.core.names import validate_name
+from weekend.core.refs import parse_ref, validate_alias
 from weekend.registry import _store
 from weekend.registry._loaded import LoadedVersion
-from weekend.registry._store import (
+from weekend.registry._loading import ModelLoader
+from weekend.registry._records import (
     AliasEvent,
     ModelRef,
     ModelVersion,
     RegisteredModel,
     actor_name,
-    parse_ref,
-    validate_alias,
+)
+from weekend.registry._register import (
+    MIN_PROFILE_ROWS,
+    copied_record,
+    from_example,
+    package_record,
+    tag_values,
+    text_value,
+    version_number,
 )
 
 if TYPE_CHECKING:
@@ -54,72 +55,13 @@ if TYPE_CHECKING:
     from weekend.core.settings import Settings
     from weekend.data.datasets import Datasets
     from weekend.registry._evaluate import Evaluation
-    from weekend.registry._flavors import LoadedModel
     from weekend.registry._predict import BatchResult
+    from weekend.registry._signature import Signature
     from weekend.tracking.runs import Runs
 
-CACHE_SIZE = 8
-MAX_TAG_VALUE = 5000
 DEFAULT_ALIAS = "champion"
-
-
-def _text(value: object, what: str, limit: int = 20_000) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > limit:
-        raise InvalidValueError(f"{what} must be a string of at most {limit} characters")
-    return value
-
-
-def _version_number(version: object) -> int:
-    if isinstance(version, bool) or not isinstance(version, int | str):
-        raise InvalidValueError(f"version must be a positive integer, got {version!r:.40}")
-    if isinstance(version, str):
-        if not version.isdigit():
-            raise InvalidValueError(f"version must be a positive integer, got {version!r:.40}")
-        version = int(version)
-    if version < 1:
-        raise InvalidValueError(f"version must be a positive integer, got {version}")
-    return version
-
-
-def _tags(tags: Mapping[str, object] | None) -> dict[str, str]:
-    out = {}
-    for key, value in (tags or {}).items():
-        validate_key(key, "tag key")
-        text = str(value)
-        if len(text) > MAX_TAG_VALUE:
-            raise InvalidValueError(
-                f"tag {key!r} has {len(text)} characters; at most {MAX_TAG_VALUE} are allowed"
-            )
-        out[key] = text
-    return out
-
-
-def _fitted_columns(model: Any, example: Any) -> Any:
-    """The example without columns the model was not fitted on (a label left in by mistake
-    would otherwise become a required input of the signature)."""
-    fitted = getattr(model, "feature_names_in_", None)
-    columns = getattr(example, "columns", None)
-    if fitted is None or columns is None:
-        return example
-    known = {str(name) for name in fitted}
-    if all(str(c) in known for c in columns):
-        return example
-    return example[[c for c in columns if str(c) in known]]
-
-
-MIN_PROFILE_ROWS = 100
-"""An input example shorter than this is no reference for drift: it gets no profile."""
-
-
-def _example_profile(example: pd.DataFrame) -> str:
-    """The profile of an input example (when no training dataset is given)."""
-    import orjson
-
-    from weekend.data import profile_frame
-
-    return orjson.dumps(profile_frame(example).to_dict()).decode()
+Decision = tuple[int | None, dict[str, Any] | None, bool]
+"""What an alias move decides under the model lock: (target version, evidence, forced)."""
 
 
 class PromotionRefusedError(ConflictError):
@@ -131,6 +73,20 @@ class PromotionRefusedError(ConflictError):
     def __init__(self, ref: str, alias: str, problems: list[str], how: str = SDK_HOW) -> None:
         self.ref, self.alias, self.problems = ref, alias, list(problems)
         super().__init__(f"cannot promote {ref} to {alias!r}: {'; '.join(problems)}. {how}")
+
+
+def _alias_move_order(version: Any, alias: Any) -> tuple[Any, Any]:
+    """``(version, alias)``, accepting the earlier ``(alias, version)`` order with a warning."""
+    swapped = isinstance(version, str) and not version.isdigit()
+    if swapped and (isinstance(alias, int) or (isinstance(alias, str) and alias.isdigit())):
+        warnings.warn(
+            "set_alias(name, alias, version) is deprecated: alias moves take "
+            "(name, version, alias), like promote",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return alias, version
+    return version, alias
 
 
 class Models:
@@ -149,10 +105,7 @@ class Models:
         self._artifacts = artifacts
         self._datasets = datasets
         self._runs = runs
-        self._cache_root = settings.state_dir / "cache" / "models"
-        self._loaded: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
-        self._checked: set[str] = set()
-        self._lock = threading.Lock()
+        self._loader = ModelLoader(artifacts, settings.state_dir / "cache" / "models")
 
     # -- registering --------------------------------------------------------------------------
     def register(
@@ -162,7 +115,7 @@ class Models:
         *,
         run: Any = None,
         input_example: pd.DataFrame | None = None,
-        signature: Any = None,
+        signature: Signature | None = None,
         datasets: Any = None,
         features: Mapping[str, int] | None = None,
         description: str | None = None,
@@ -173,7 +126,7 @@ class Models:
 
         ``input_example``: a frame of model input (the training frame is best): the signature
         is inferred from it, and without a training dataset its profile becomes the reference
-        profile (when it has at least ``MIN_PROFILE_ROWS`` rows; a handful of rows would make
+        profile (when it has at least 100 rows; a handful of rows would make
         drift monitoring cry wolf). ``datasets``: a DatasetVersion or reference (training
         data), a list of them, or a mapping of role (``training``, ``evaluation`` ...) to them.
         ``features``: feature view name -> version. ``run``: the Run (or run id) that
@@ -181,39 +134,27 @@ class Models:
         """
         from weekend.registry._lineage import collect
         from weekend.registry._package import write_package
-        from weekend.registry._signature import Signature, infer_signature
 
         validate_name(name, "model name")
-        description = _text(description, "description")
-        tag_values = _tags(tags)
-        if signature is not None and not isinstance(signature, Signature):
-            raise InvalidValueError(f"signature must be a Signature, got {type(signature)}")
+        text = text_value(description, "description")
+        tag_map = tag_values(tags)
         lineage, profile_json = collect(
             self._datasets, self._runs, run=run, datasets=datasets, features=features
         )
-        if input_example is not None:
-            input_example = _fitted_columns(model, input_example)
-            output = self._smoke_test(model, input_example)
-            if signature is None:
-                signature = infer_signature(input_example, model, output)
-            if profile_json is None and len(input_example) >= MIN_PROFILE_ROWS:
-                profile_json = _example_profile(input_example)
-                lineage["profile_source"] = "input_example"
+        signature, profile_json = from_example(
+            model, input_example, signature, lineage, profile_json
+        )
         package = write_package(
             self._artifacts, model, signature=signature, export_onnx=export_onnx
         )
-        record = {
-            "flavor": package.flavor_info["flavor"],
-            "trusted_required": package.trusted_required,
-            "manifest_json": _store._json(package.manifest),
-            "signature_json": None if signature is None else signature.to_json(),
-            "requirements_json": _store._json(package.requirements),
-            "lineage_json": _store._json(lineage),
-            "profile_json": profile_json,
-            "run_id": (lineage.get("run") or {}).get("id"),
-            "description": description,
-            "tags_json": _store._json(tag_values),
-        }
+        record = package_record(
+            package,
+            signature=signature,
+            lineage=lineage,
+            profile_json=profile_json,
+            description=text,
+            tags=tag_map,
+        )
         version = _store.insert_version(self._catalog, name, record)
         return self.get(f"{name}/{version}")
 
@@ -234,8 +175,8 @@ class Models:
         unless given.
         """
         validate_name(name, "model name")
-        text = _text(description, "description")
-        tag_values = _tags(tags)
+        text = text_value(description, "description")
+        tag_map = None if tags is None else tag_values(tags)
         origin = self.get(source)
         for file, entry in origin.manifest.items():
             if not self._artifacts.exists(entry["sha256"]):
@@ -243,42 +184,9 @@ class Models:
                     f"model {origin.ref} lists file {file!r} ({entry['sha256']}), which the "
                     "artifact store no longer holds; it cannot be copied"
                 )
-        lineage = dict(origin.lineage)
-        lineage["copied_from"] = {"ref": origin.ref, "id": origin.id}
-        record = {
-            "flavor": origin.flavor,
-            "trusted_required": origin.trusted_required,
-            "manifest_json": _store._json(origin.manifest),
-            "signature_json": None if origin.signature is None else origin.signature.to_json(),
-            "requirements_json": _store._json(origin.requirements),
-            "lineage_json": _store._json(lineage),
-            "profile_json": origin.profile_json,
-            "run_id": origin.run_id,
-            "description": origin.description if description is None else text,
-            "tags_json": _store._json(origin.tags if tags is None else tag_values),
-        }
+        record = copied_record(origin, description=text, tags=tag_map)
         version = _store.insert_version(self._catalog, name, record)
         return self.get(f"{name}/{version}")
-
-    @staticmethod
-    def _smoke_test(model: Any, example: Any) -> Any:
-        """Predict on the first rows of the example: a model that cannot take its own example
-        is refused before anything is stored. Returns the predictions."""
-        import pandas as pd
-
-        if not isinstance(example, pd.DataFrame):
-            raise InvalidValueError(
-                f"input_example must be a pandas DataFrame, got {type(example).__name__}"
-            )
-        if not len(example) or not callable(getattr(model, "predict", None)):
-            return None
-        try:
-            return model.predict(example.head(100))
-        except Exception as exc:
-            raise UserCodeError(
-                f"the model cannot predict on its input_example ({type(exc).__name__}: {exc}); "
-                "pass the frame the model was trained on (without the label)"
-            ) from exc
 
     # -- reading ------------------------------------------------------------------------------
     def get(self, ref: str) -> ModelVersion:
@@ -320,7 +228,7 @@ class Models:
     def set_tags(self, target: str, tags: Mapping[str, object]) -> None:
         """Set tags on a registered model (``"name"``) or a version (``"name/3"``)."""
         ref, version_level = self._target(target)
-        values = _tags(tags)
+        values = tag_values(tags)
         with self._catalog.begin() as conn:
             _store.update_metadata(conn, ref, version_level=version_level, tags=values)
 
@@ -335,7 +243,7 @@ class Models:
     def set_description(self, target: str, description: str | None) -> None:
         """Describe a registered model (``"name"``) or a version (``"name/3"``)."""
         ref, version_level = self._target(target)
-        text = _text(description, "description")
+        text = text_value(description, "description")
         with self._catalog.begin() as conn:
             _store.update_metadata(
                 conn, ref, version_level=version_level, description=text, set_description=True
@@ -346,7 +254,7 @@ class Models:
         self,
         name: str,
         alias: str,
-        decide: Callable[[Any, str], tuple[int | None, dict[str, Any] | None, bool]],
+        decide: Callable[[Any, str], Decision],
         *,
         action: str,
         reason: str | None,
@@ -355,7 +263,7 @@ class Models:
         """Lock the model, let ``decide(conn, model_id)`` pick the target, move, log."""
         validate_name(name, "model name")
         validate_alias(alias)
-        reason = _text(reason, "reason")
+        reason = text_value(reason, "reason")
         who = actor_name(actor)
         catalog = self._catalog
         with catalog.begin() as conn:
@@ -378,18 +286,23 @@ class Models:
     def set_alias(
         self,
         name: str,
-        alias: str,
         version: int,
+        alias: str,
         *,
         reason: str | None = None,
         actor: str | None = None,
     ) -> AliasEvent | None:
         """Point ``alias`` at ``version`` (atomically, logged). No gate is checked: use
         :meth:`promote` for that. Returns the audit event, or None if it already pointed there.
-        """
-        number = _version_number(version)
 
-        def decide(conn: Any, mid: str) -> tuple[int | None, dict[str, Any] | None, bool]:
+        The arguments come in the order of every alias move: ``(name, version, alias)``. The
+        order of earlier releases, ``set_alias(name, alias, version)``, still works (an alias
+        is never a number) and warns.
+        """
+        version, alias = _alias_move_order(version, alias)
+        number = version_number(version)
+
+        def decide(conn: Any, mid: str) -> Decision:
             if not _store.version_exists(conn, mid, number):
                 raise NotFoundError(f"model {name!r} has no version {number}")
             return number, None, False
@@ -401,7 +314,7 @@ class Models:
     ) -> AliasEvent:
         """Remove an alias (logged; :meth:`rollback` can restore it)."""
 
-        def decide(conn: Any, mid: str) -> tuple[int | None, dict[str, Any] | None, bool]:
+        def decide(conn: Any, mid: str) -> Decision:
             if alias not in _store.current_aliases(conn, mid):
                 raise NotFoundError(f"model {name!r} has no alias {alias!r}")
             return None, None, False
@@ -445,12 +358,12 @@ class Models:
         """
         from weekend.registry._promotion import promotion_check
 
-        number = _version_number(version)
+        number = version_number(version)
         evaluation_id: Any = getattr(evaluation, "id", evaluation)  # an Evaluation, or its id
         if force and not reason:
             raise InvalidValueError("force=True needs a reason= for the audit log")
 
-        def decide(conn: Any, mid: str) -> tuple[int | None, dict[str, Any] | None, bool]:
+        def decide(conn: Any, mid: str) -> Decision:
             if not _store.version_exists(conn, mid, number):
                 raise NotFoundError(f"model {name!r} has no version {number}")
             evidence, problems = promotion_check(conn, name, mid, number, alias, evaluation_id)
@@ -471,7 +384,7 @@ class Models:
         """Undo the latest move of ``alias`` that is not yet undone (repeat to go further)."""
         from weekend.registry._promotion import rollback_target
 
-        def decide(conn: Any, mid: str) -> tuple[int | None, dict[str, Any] | None, bool]:
+        def decide(conn: Any, mid: str) -> Decision:
             events = _store.alias_events_of(conn, name, mid, alias)
             target, undone = rollback_target(name, alias, events)
             return target, {"undoes_seq": undone}, False
@@ -492,60 +405,13 @@ class Models:
     ) -> LoadedVersion:
         """Load a version for prediction, verifying every file and the installed packages.
 
-        Refuses (:class:`UnsafeModelError`) a model whose format runs code when read unless
+        Refuses (:class:`~weekend.core.errors.UnsafeModelError`) a model whose format runs
+        code when read, or whose scikit-learn structures are inconsistent, unless
         ``trusted=True``. ``flavor="onnx"`` loads the ONNX export instead of the native model.
         ``cache``: reuse the model object this process already loaded from the same verified
         files (the files are hashed again on every load either way).
         """
-        from weekend.registry._flavors import load_model
-        from weekend.registry._package import (
-            ONNX_DIR,
-            check_manifest,
-            manifest_key,
-            materialize,
-            read_flavor_info,
-        )
-        from weekend.registry._packages import check_requirements
-
-        version = self.get(ref)
-        if version.trusted_required and not trusted:
-            raise UnsafeModelError(
-                f"model {version.ref} is stored as {version.flavor!r}, a format that can run code "
-                "when it is read; load it only if you trust where it came from, with trusted=True"
-            )
-        manifest = check_manifest(version.manifest)
-        prefix = ""
-        if flavor is not None and flavor != version.flavor:
-            if flavor != "onnx" or f"{ONNX_DIR}/model.onnx" not in manifest:
-                raise InvalidValueError(
-                    f"model {version.ref} has no {flavor!r} form (it is {version.flavor!r}"
-                    f"{'' if f'{ONNX_DIR}/model.onnx' not in manifest else ' with an ONNX export'})"
-                )
-            prefix = f"{ONNX_DIR}/"
-        self._check_packages(version.requirements, check_requirements)
-        folder = materialize(self._artifacts, manifest, self._cache_root)
-        key = (manifest_key(manifest), prefix)
-        with self._lock:
-            model = self._loaded.get(key) if cache else None
-            if model is not None:
-                self._loaded.move_to_end(key)
-        if model is None:
-            info = read_flavor_info(folder, manifest, prefix)
-            model = load_model(folder / prefix if prefix else folder, info, trusted=trusted)
-            if cache:
-                with self._lock:
-                    self._loaded[key] = model
-                    while len(self._loaded) > CACHE_SIZE:
-                        self._loaded.popitem(last=False)
-        return LoadedVersion(version, model, flavor=model.flavor or version.flavor)
-
-    def _check_packages(self, requirements: dict[str, str], check: Any) -> None:
-        key = _store._json(requirements)
-        if key in self._checked:
-            return
-        found = check(requirements)  # raises on a major mismatch, warns on a minor one
-        if not found:
-            self._checked.add(key)
+        return self._loader.load(self.get(ref), trusted=trusted, flavor=flavor, cache=cache)
 
     # -- evaluation and lineage -----------------------------------------------------------------
     def evaluate(
@@ -667,6 +533,8 @@ class Models:
 
 
 __all__ = [
+    "DEFAULT_ALIAS",
+    "MIN_PROFILE_ROWS",
     "AliasEvent",
     "LoadedVersion",
     "ModelVersion",
