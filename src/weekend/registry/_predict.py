@@ -40,6 +40,7 @@ from weekend.registry._loaded import LoadedVersion
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     from weekend.data import Datasets
 
@@ -159,6 +160,128 @@ class _Chunks:
         return table
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What a batch prediction reads and writes, settled before the first chunk."""
+
+    model_columns: list[str]
+    kept: list[str]
+    added: list[str]  # the prediction columns and model_version
+    read: list[str]  # the input columns read: the model's and the kept ones, in input order
+    total: int  # input rows
+
+
+def _plan(
+    loaded: LoadedVersion,
+    handles: Sequence[pq.ParquetFile],
+    files: Sequence[Path],
+    described: str,
+    keep: Sequence[str] | None,
+    probabilities: bool,
+) -> _Plan:
+    """Check the input's columns against the model and ``keep``; refuse clashes."""
+    names = list(handles[0].schema_arrow.names)
+    for handle, file in zip(handles[1:], files[1:], strict=True):
+        if list(handle.schema_arrow.names) != names:
+            raise DataValidationError(
+                f"input file {str(file)!r} has columns {_names(handle.schema_arrow.names)}, "
+                f"but {str(files[0])!r} has {_names(names)}; all files must share columns"
+            )
+    signature = loaded.signature
+    model_columns = list(signature.names) if signature is not None else names
+    missing = [c for c in model_columns if c not in names]
+    if missing:
+        raise DataValidationError(
+            f"input {described} is missing column{'s' if len(missing) > 1 else ''} "
+            f"{_names(missing)} that model {loaded.ref} needs (it expects "
+            f"{_names(model_columns)})"
+        )
+    kept = names if keep is None else list(keep)
+    unknown = [c for c in kept if c not in names]
+    if unknown:
+        raise InvalidValueError(f"keep names columns not in the input: {_names(unknown)}")
+    added = [*loaded.output_columns(probabilities=probabilities), MODEL_VERSION]
+    clash = [c for c in kept if c in added]
+    if clash:
+        raise InvalidValueError(
+            f"input column{'s' if len(clash) > 1 else ''} {_names(clash)} would collide with "
+            f"the output columns {_names(added)}; pass keep= without {_names(clash)}"
+        )
+    wanted = set(kept) | set(model_columns)
+    return _Plan(
+        model_columns=model_columns,
+        kept=kept,
+        added=added,
+        read=[c for c in names if c in wanted],
+        total=sum(h.metadata.num_rows for h in handles),
+    )
+
+
+def _empty_schema(loaded: LoadedVersion, handle: pq.ParquetFile, plan: _Plan) -> pa.Schema:
+    """The output's columns for an input without rows."""
+    import pyarrow as pa
+
+    schema_in = handle.schema_arrow
+    fields = [schema_in.field(c) for c in plan.kept]
+    types = _output_types(loaded, plan.added)
+    fields += [pa.field(n, t) for n, t in zip(plan.added, types, strict=True)]
+    return pa.schema(fields)
+
+
+def _write(
+    chunks: _Chunks,
+    handles: Sequence[pq.ParquetFile],
+    plan: _Plan,
+    target: Path,
+    chunk_rows: int,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[int, int]:
+    """Predict chunk by chunk into a hidden file renamed onto ``target`` when complete, the
+    writing of one chunk overlapping the prediction of the next; ``(rows, chunks)``."""
+    import pyarrow.parquet as pq
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.part")
+    writer: pq.ParquetWriter | None = None
+    rows = count = 0
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="weekend-predict-writer")
+    pending: Future[None] | None = None
+    try:
+        for handle in handles:
+            for batch in handle.iter_batches(batch_size=chunk_rows, columns=plan.read):
+                if batch.num_rows == 0:
+                    continue
+                table = chunks.table(batch, rows)
+                if pending is not None:
+                    pending.result()
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                pending = pool.submit(writer.write_table, table)
+                rows += batch.num_rows
+                count += 1
+                if progress is not None:
+                    progress(rows, plan.total)
+        if pending is not None:
+            pending.result()
+        if writer is None:  # no rows: an empty file with the output's columns
+            writer = pq.ParquetWriter(tmp, _empty_schema(chunks.loaded, handles[0], plan))
+        writer.close()
+        writer = None
+        with open(tmp, "rb") as handle_tmp:
+            os.fsync(handle_tmp.fileno())
+        tmp.replace(target)
+    finally:
+        if pending is not None and not pending.done():
+            with contextlib.suppress(Exception):
+                pending.result()
+        pool.shutdown(wait=True)
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.close()
+        tmp.unlink(missing_ok=True)
+    return rows, count
+
+
 def predict_batch(
     loaded: LoadedVersion,
     source: Any,
@@ -175,7 +298,6 @@ def predict_batch(
 
     ``datasets`` resolves a dataset reference given as ``source`` (``"flights/3"``).
     """
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     started = time.perf_counter()
@@ -191,80 +313,9 @@ def predict_batch(
     files, described = input_files(source, scratch, datasets, target)
     handles = [pq.ParquetFile(f) for f in files]
     try:
-        names = list(handles[0].schema_arrow.names)
-        for handle, file in zip(handles[1:], files[1:], strict=True):
-            if list(handle.schema_arrow.names) != names:
-                raise DataValidationError(
-                    f"input file {str(file)!r} has columns {_names(handle.schema_arrow.names)}, "
-                    f"but {str(files[0])!r} has {_names(names)}; all files must share columns"
-                )
-        signature = loaded.signature
-        model_columns = list(signature.names) if signature is not None else names
-        missing = [c for c in model_columns if c not in names]
-        if missing:
-            raise DataValidationError(
-                f"input {described} is missing column{'s' if len(missing) > 1 else ''} "
-                f"{_names(missing)} that model {loaded.ref} needs (it expects "
-                f"{_names(model_columns)})"
-            )
-        kept = names if keep is None else list(keep)
-        unknown = [c for c in kept if c not in names]
-        if unknown:
-            raise InvalidValueError(f"keep names columns not in the input: {_names(unknown)}")
-        added = [*loaded.output_columns(probabilities=probabilities), MODEL_VERSION]
-        clash = [c for c in kept if c in added]
-        if clash:
-            raise InvalidValueError(
-                f"input column{'s' if len(clash) > 1 else ''} {_names(clash)} would collide with "
-                f"the output columns {_names(added)}; pass keep= without {_names(clash)}"
-            )
-        wanted = set(kept) | set(model_columns)
-        read = [c for c in names if c in wanted]
-        total = sum(h.metadata.num_rows for h in handles)
-        chunks = _Chunks(loaded, model_columns, kept, probabilities)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.part")
-        writer: pq.ParquetWriter | None = None
-        rows = count = 0
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="weekend-predict-writer")
-        pending: Future[None] | None = None
-        try:
-            for handle in handles:
-                for batch in handle.iter_batches(batch_size=chunk_rows, columns=read):
-                    if batch.num_rows == 0:
-                        continue
-                    table = chunks.table(batch, rows)
-                    if pending is not None:
-                        pending.result()
-                    if writer is None:
-                        writer = pq.ParquetWriter(tmp, table.schema)
-                    pending = pool.submit(writer.write_table, table)
-                    rows += batch.num_rows
-                    count += 1
-                    if progress is not None:
-                        progress(rows, total)
-            if pending is not None:
-                pending.result()
-            if writer is None:  # no rows: an empty file with the output's columns
-                schema_in = handles[0].schema_arrow
-                fields = [schema_in.field(c) for c in kept]
-                types = _output_types(loaded, added)
-                fields += [pa.field(n, t) for n, t in zip(added, types, strict=True)]
-                writer = pq.ParquetWriter(tmp, pa.schema(fields))
-            writer.close()
-            writer = None
-            with open(tmp, "rb") as handle_tmp:
-                os.fsync(handle_tmp.fileno())
-            tmp.replace(target)
-        finally:
-            if pending is not None and not pending.done():
-                with contextlib.suppress(Exception):
-                    pending.result()
-            pool.shutdown(wait=True)
-            if writer is not None:
-                with contextlib.suppress(Exception):
-                    writer.close()
-            tmp.unlink(missing_ok=True)
+        plan = _plan(loaded, handles, files, described, keep, probabilities)
+        chunks = _Chunks(loaded, plan.model_columns, plan.kept, probabilities)
+        rows, count = _write(chunks, handles, plan, target, chunk_rows, progress)
     finally:
         for handle in handles:
             handle.close()
@@ -275,7 +326,7 @@ def predict_batch(
         output=str(target),
         rows=rows,
         chunks=count,
-        columns=[*kept, *added],
+        columns=[*plan.kept, *plan.added],
         seconds=time.perf_counter() - started,
     )
 

@@ -25,12 +25,13 @@ from weekend.core.refs import parse_ref, validate_alias
 from weekend.registry import _store
 from weekend.registry._evaluate import (
     Evaluation,
+    GateResult,
     Scores,
     check_labels,
     evaluate_scores,
     slice_groups,
 )
-from weekend.registry._gates import parse_gate, parse_gates
+from weekend.registry._gates import Gate, parse_gate, parse_gates
 from weekend.registry._records import AliasEvent
 
 if TYPE_CHECKING:
@@ -128,6 +129,61 @@ def _scores(loaded: LoadedVersion, frame: pd.DataFrame, label: str) -> Scores:
     return Scores(np.asarray(prediction), proba, loaded.classes_)
 
 
+def _arguments(
+    label: object, slices: Sequence[str], gates: Sequence[str], min_slice_rows: object
+) -> tuple[list[str], list[str]]:
+    """``(slice columns, gate texts)``, every argument checked before anything is loaded."""
+    if not isinstance(label, str) or not label:
+        raise InvalidValueError(f"label must be the name of the label column, got {label!r:.40}")
+    slice_columns = [slices] if isinstance(slices, str) else list(slices)
+    if not all(isinstance(c, str) for c in slice_columns):
+        raise InvalidValueError(f"slices must be column names, got {slice_columns!r:.80}")
+    if type(min_slice_rows) is not int or min_slice_rows < 1:
+        raise InvalidValueError(f"min_slice_rows must be an integer >= 1, got {min_slice_rows!r}")
+    gate_texts = [gates] if isinstance(gates, str) else list(gates)
+    for text in gate_texts:
+        parse_gate(text)  # syntax errors first
+    return slice_columns, gate_texts
+
+
+def _check_comparable(candidate: LoadedVersion, base: LoadedVersion, task: str) -> None:
+    """The baseline is the same task, with the same classes."""
+    ref = candidate.version.ref
+    if _task(base) != task:
+        raise InvalidValueError(f"baseline {base.ref} is a {_task(base)} but {ref} is a {task}")
+    if task == "classifier" and not np.array_equal(
+        np.asarray(base.classes_), np.asarray(candidate.classes_)
+    ):
+        raise InvalidValueError(
+            f"baseline {base.ref} has classes {np.asarray(base.classes_).tolist()!r:.80} but "
+            f"{ref} has {np.asarray(candidate.classes_).tolist()!r:.80}; "
+            "their metrics would not be comparable"
+        )
+
+
+def _notes(
+    gate_texts: Sequence[str],
+    parsed: Sequence[Gate],
+    results: Sequence[GateResult],
+    base: LoadedVersion | None,
+    ref: str,
+) -> list[str]:
+    """What a reader of the evaluation should know: no gates, gates never checked ..."""
+    notes = []
+    if not gate_texts:
+        notes.append("no gates were given; an evaluation without gates is never blessed")
+    checked = {g.gate for g in results}
+    for gate in parsed:
+        if gate.text not in checked:
+            notes.append(
+                f"gate {gate.text!r} was not checked on any slice (all below min_slice_rows "
+                "or undefined there)"
+            )
+    if base is not None and base.ref == ref:
+        notes.append("the baseline is the candidate itself")
+    return notes
+
+
 def run_evaluation(
     models: Models,
     ref: str,
@@ -140,33 +196,14 @@ def run_evaluation(
     min_slice_rows: int,
     trusted: bool,
 ) -> Evaluation:
-    if not isinstance(label, str) or not label:
-        raise InvalidValueError(f"label must be the name of the label column, got {label!r:.40}")
-    slice_columns = [slices] if isinstance(slices, str) else list(slices)
-    if not all(isinstance(c, str) for c in slice_columns):
-        raise InvalidValueError(f"slices must be column names, got {slice_columns!r:.80}")
-    if type(min_slice_rows) is not int or min_slice_rows < 1:
-        raise InvalidValueError(f"min_slice_rows must be an integer >= 1, got {min_slice_rows!r}")
-    gate_texts = [gates] if isinstance(gates, str) else list(gates)
-    for text in gate_texts:
-        parse_gate(text)  # syntax errors before anything is loaded
+    """See :meth:`weekend.registry.Models.evaluate`."""
+    slice_columns, gate_texts = _arguments(label, slices, gates, min_slice_rows)
     candidate = models.load(ref, trusted=trusted)
     version = candidate.version
     base, base_alias = _baseline(models, version.name, baseline, trusted)
     task = _task(candidate)
     if base is not None:
-        if _task(base) != task:
-            raise InvalidValueError(
-                f"baseline {base.ref} is a {_task(base)} but {version.ref} is a {task}"
-            )
-        if task == "classifier" and not np.array_equal(
-            np.asarray(base.classes_), np.asarray(candidate.classes_)
-        ):
-            raise InvalidValueError(
-                f"baseline {base.ref} has classes {np.asarray(base.classes_).tolist()!r:.80} but "
-                f"{version.ref} has {np.asarray(candidate.classes_).tolist()!r:.80}; "
-                "their metrics would not be comparable"
-            )
+        _check_comparable(candidate, base, task)
     parsed = parse_gates(gate_texts, task=task, has_baseline=base is not None, slices=slice_columns)
     frame, info = load_data(models._datasets, data)
     if label not in frame.columns:
@@ -175,29 +212,15 @@ def run_evaluation(
             f"(columns: {', '.join(map(repr, list(frame.columns)[:20]))})"
         )
     y = check_labels(frame[label], label, task, candidate.classes_)
-    groups = slice_groups(frame, slice_columns)
     overall, base_overall, slice_results, gate_results = evaluate_scores(
         task=task,
         y=y,
         candidate=_scores(candidate, frame, label),
         baseline=None if base is None else _scores(base, frame, label),
-        groups=groups,
+        groups=slice_groups(frame, slice_columns),
         gates=parsed,
         min_slice_rows=min_slice_rows,
     )
-    notes = []
-    if not gate_texts:
-        notes.append("no gates were given; an evaluation without gates is never blessed")
-    checked = {g.gate for g in gate_results}
-    for gate in parsed:
-        if gate.text not in checked:
-            notes.append(
-                f"gate {gate.text!r} was not checked on any slice (all below min_slice_rows "
-                "or undefined there)"
-            )
-    if base is not None and base.ref == version.ref:
-        notes.append("the baseline is the candidate itself")
-    same_model = base is not None and base.version.name == version.name
     evaluation = Evaluation(
         id=new_id(),
         name=version.name,
@@ -214,8 +237,9 @@ def run_evaluation(
         blessed=bool(gate_results) and all(g.passed for g in gate_results),
         min_slice_rows=min_slice_rows,
         created_at=now_ms(),
-        notes=notes,
+        notes=_notes(gate_texts, parsed, gate_results, base, version.ref),
     )
+    same_model = base is not None and base.version.name == version.name
     models._store_evaluation(evaluation, base.version.version if base and same_model else None)
     return evaluation
 
