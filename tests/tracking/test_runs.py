@@ -451,9 +451,9 @@ def test_retried_batch_with_explicit_timestamps_is_stored_once(ws: Workspace) ->
 def test_bad_batch_items_log_nothing(ws: Workspace) -> None:
     with ws.runs.start("churn", system_info=False) as run:
         with pytest.raises(InvalidValueError, match=r"metrics\[1\] must be \(key, value, step\)"):
-            run.log_batch([("ok", 1.0, 0), ("short", 1.0)], params={"p": 1}, tags={"t": 1})
+            run.log_batch([("ok", 1.0, 0), ("short", 1.0)], params={"p": 1}, tags={"t": 1})  # type: ignore[list-item]  # deliberately wrong
         with pytest.raises(InvalidValueError, match="metric 'v' must be a real number, got str"):
-            run.log_batch([("ok", 1.0, 0), ("v", "abc", 1)], params={"p": 1})
+            run.log_batch([("ok", 1.0, 0), ("v", "abc", 1)], params={"p": 1})  # type: ignore[list-item]  # deliberately wrong
         with pytest.raises(InvalidValueError, match="timestamp of metric 'ok' must be finite"):
             run.log_batch([("ok", 1.0, 0, math.nan)], tags={"t": 1})
         with pytest.raises(InvalidValueError, match="param 'p' has a value of 6001 characters"):
@@ -498,14 +498,14 @@ def test_bad_metric_values_and_steps_name_the_key(ws: Workspace) -> None:
     with ws.runs.start("churn") as run:
         for value, message in BAD_METRIC_VALUES:
             with pytest.raises(InvalidValueError, match=message):
-                run.log_metric("loss", value)
+                run.log_metric("loss", value)  # type: ignore[arg-type]  # deliberately wrong
             with pytest.raises(InvalidValueError, match=message):
-                run.log_metrics({"loss": value})
+                run.log_metrics({"loss": value})  # type: ignore[dict-item]  # deliberately wrong
         for step in BAD_STEPS:
             with pytest.raises(InvalidValueError, match="step of metric 'loss' must be an integer"):
-                run.log_metric("loss", 1.0, step=step)
+                run.log_metric("loss", 1.0, step=step)  # type: ignore[arg-type]  # deliberately wrong
             with pytest.raises(InvalidValueError, match="step of metric 'loss' must be an integer"):
-                run.log_batch([("loss", 1.0, step)])
+                run.log_batch([("loss", 1.0, step)])  # type: ignore[list-item]  # deliberately wrong
         run.log_metric("loss", 1.0)  # nothing above advanced the step
         run.log_metric("loss", 2.0, step=np.int64(4))
     assert [p.step for p in ws.runs.history(run.id, "loss")] == [0, 4]
@@ -549,7 +549,7 @@ def test_invalid_keys(ws: Workspace) -> None:
             with pytest.raises(InvalidNameError, match="metric key"):
                 run.log_batch([(key, 1.0, 0)])
         with pytest.raises(InvalidNameError, match="metric key must be a string, got int"):
-            run.log_metric(7, 1.0)
+            run.log_metric(7, 1.0)  # type: ignore[arg-type]  # deliberately wrong
     assert ws.runs.get(run.id).metrics == {}
 
 
@@ -566,7 +566,7 @@ def test_bad_timestamps(ws: Workspace) -> None:
             with pytest.raises(
                 InvalidValueError, match="timestamp of metric 'loss' must be finite"
             ):
-                run.log_metric("loss", 1.0, timestamp=bad)
+                run.log_metric("loss", 1.0, timestamp=bad)  # type: ignore[arg-type]  # deliberately wrong
 
 
 # -- delete, purge, experiments -------------------------------------------------------------------

@@ -44,6 +44,7 @@ def test_purged_run_does_not_block_other_runs(project: Path) -> None:
         alive.log_metric("y", 3.0)
         alive.end()
         record = ws.runs.get(alive.id)
+        assert record.histories is not None
         assert [p.value for p in record.histories["y"]] == [2.0, 3.0]
         assert record.status == "finished"
     finally:

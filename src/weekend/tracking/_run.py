@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, SupportsFloat, SupportsIndex
 
 import orjson
 
@@ -253,7 +253,11 @@ class Run:
 
     # -- metrics --------------------------------------------------------------------------
     def log_metric(
-        self, key: str, value: float, step: int | None = None, timestamp: float | None = None
+        self,
+        key: str,
+        value: SupportsFloat,
+        step: SupportsIndex | None = None,
+        timestamp: SupportsFloat | None = None,
     ) -> None:
         """Log one point. Returns at once: the point is written in the background.
 
@@ -274,13 +278,18 @@ class Run:
         ts = self._timestamp() if timestamp is None else self._explicit_ts(key, timestamp)
         self._writer.add_point((self.id, key, step, ts, number))
 
-    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+    def log_metrics(
+        self, metrics: Mapping[str, SupportsFloat], step: SupportsIndex | None = None
+    ) -> None:
         for key, value in metrics.items():
             self.log_metric(key, value, step=step)
 
     def log_batch(
         self,
-        metrics: Iterable[tuple[str, float, int] | tuple[str, float, int, float]] = (),
+        metrics: Iterable[
+            tuple[str, SupportsFloat, SupportsIndex]
+            | tuple[str, SupportsFloat, SupportsIndex, SupportsFloat]
+        ] = (),
         params: Mapping[str, object] | None = None,
         tags: Mapping[str, object] | None = None,
     ) -> None:
