@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from weekend.core.errors import InvalidValueError
+from weekend.core.sql import quote_ident
 from weekend.core.types import (
     COLUMN_TYPES,
     NUMERIC_TYPES,
@@ -70,11 +71,6 @@ def stored_type(value: object, physical: object, what: str) -> ColumnType:
     return logical
 
 
-def quote(name: str) -> str:
-    """Quote a column name as a SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 def source_sql(relation_sql: str) -> str:
     """A SELECT for ``relation_sql``: a query, DuckDB's ``FROM ...`` shorthand or a table name."""
     text = relation_sql.strip().rstrip(";").strip()
@@ -83,7 +79,7 @@ def source_sql(relation_sql: str) -> str:
             "relation_sql must be a SQL query or a table name, got an empty string"
         )
     if _IDENT.match(text):
-        return "SELECT * FROM " + ".".join(quote(part) for part in text.split("."))
+        return "SELECT * FROM " + ".".join(quote_ident(part) for part in text.split("."))
     return text
 
 
@@ -315,7 +311,7 @@ def infer_schema(
     keysets = key_sets(keys, [name for name, _ in cols])
     exprs = ["count(*)"]
     for name, physical in cols:
-        q, logical = quote(name), logical_type_of(physical)
+        q, logical = quote_ident(name), logical_type_of(physical)
         exprs.append(f"count({q})")
         exprs.append(f"count(*) FILTER (WHERE isnan({q}))" if logical == "float" else "0")
         if logical in NUMERIC_TYPES | TEMPORAL_TYPES:
@@ -335,7 +331,9 @@ def infer_schema(
     small = small_text_columns(cols, approx, max_categories)
     distinct: dict[int, list[str]] = {}
     if small:
-        lists = ", ".join(f"list(DISTINCT CAST({quote(cols[i][0])} AS VARCHAR))" for i in small)
+        lists = ", ".join(
+            f"list(DISTINCT CAST({quote_ident(cols[i][0])} AS VARCHAR))" for i in small
+        )
         values = run_query(con, f"SELECT {lists} FROM ({sql}) AS _wk_src")
         distinct = {
             i: sorted(v for v in vals or () if v is not None)
@@ -396,7 +394,7 @@ def build_schema(
 
 
 def check_key(con: duckdb.DuckDBPyConnection, sql: str, cols: tuple[str, ...]) -> KeySchema:
-    group = ", ".join(quote(c) for c in cols)
+    group = ", ".join(quote_ident(c) for c in cols)
     row = run_query(
         con,
         f"SELECT count(*), coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM ({sql}) AS _wk_src "

@@ -32,7 +32,7 @@ import orjson
 from weekend.core.errors import InvalidValueError
 from weekend.core.hashing import sha256_bytes
 from weekend.core.names import validate_name
-from weekend.data._ingest import Query
+from weekend.data import Query
 from weekend.features._types import (
     KEY_TYPES,
     DatasetSource,

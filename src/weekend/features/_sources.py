@@ -17,15 +17,17 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from weekend.artifacts import new_scratch_dir, scratch_prefix
+from weekend.core.duck import DuckLimits, duckdb_session
 from weekend.core.errors import DataValidationError, UserInputError
-from weekend.data._ingest import Query, file_relation, write_parquet
+from weekend.core.sql import quote_ident, sql_string
+from weekend.data import Query, file_relation, write_parquet
 from weekend.features._definitions import (
     DatasetSource,
     Entity,
@@ -59,19 +61,11 @@ _FAMILY = {
 }
 
 
-def quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def epoch_ns(column: str, duckdb_type: str) -> str:
     """SQL for a timestamp column as int64 nanoseconds since the epoch (naive = UTC)."""
     if duckdb_type == "DATE":
-        return f"epoch_ns(CAST({quote(column)} AS TIMESTAMP))"
-    return f"epoch_ns({quote(column)})"
+        return f"epoch_ns(CAST({quote_ident(column)} AS TIMESTAMP))"
+    return f"epoch_ns({quote_ident(column)})"
 
 
 def key_dtype(duckdb_type: str) -> str | None:
@@ -179,9 +173,9 @@ class OfflineSession:
         pattern = sql_string(str(folder / "*.parquet"))
         log = f"read_parquet({pattern}, union_by_name = true)"
         pushed = set(self.con.sql(f"SELECT * FROM {log} LIMIT 0").columns)
-        own = ", ".join(quote(c) for c in columns)
+        own = ", ".join(quote_ident(c) for c in columns)
         cast = ", ".join(
-            f"CAST({quote(c) if c in pushed else 'NULL'} AS {types[c]}) AS {quote(c)}"
+            f"CAST({quote_ident(c) if c in pushed else 'NULL'} AS {types[c]}) AS {quote_ident(c)}"
             for c in columns
         )
         return f"(SELECT {own} FROM {raw} UNION ALL BY NAME SELECT {cast} FROM {log})"
@@ -231,19 +225,14 @@ def _with_key_types(entity: Entity, key_types: dict[str, str]) -> Entity:
 
 @contextlib.contextmanager
 def offline_session(settings: Settings, datasets: Datasets) -> Iterator[OfflineSession]:
-    """A private DuckDB connection (UTC, spilling to a temporary folder) and its sources."""
-    import duckdb
-
-    workdir = Path(tempfile.mkdtemp(prefix="weekend-features-"))
-    con = duckdb.connect(config={"temp_directory": str(workdir / "spill")})
-    con.execute("SET enable_progress_bar = false")  # weekend shows its own, where one waits
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute(f"SET file_search_path = {sql_string(str(settings.root))}")
-        yield OfflineSession(settings, datasets, con, workdir)
-    finally:
-        con.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+    """A private DuckDB session (see :mod:`weekend.core.duck`) and the views' sources."""
+    limits = DuckLimits.from_settings(settings, "features")
+    with duckdb_session(limits, search_path=settings.root, prefix=scratch_prefix("duckdb")) as con:
+        workdir = new_scratch_dir("features")
+        try:
+            yield OfflineSession(settings, datasets, con, workdir)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def append_push_log(settings: Settings, view: str, table: pa.Table) -> Path:
@@ -270,6 +259,4 @@ __all__ = [
     "key_dtype",
     "offline_session",
     "push_dir",
-    "quote",
-    "sql_string",
 ]
