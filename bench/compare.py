@@ -27,6 +27,7 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import shlex
 import subprocess
 import sys
@@ -269,6 +270,20 @@ def verdict(old: float, new: float, metric: Metric, tolerance: float) -> tuple[f
     return change, f"WORSE ({(better - 1) * 100:+.0f}%)"
 
 
+def peer_speed(name: str, figures: dict[str, Any], baseline: dict[str, Any]) -> float:
+    """The median over the peers' time and rate figures of their speed now / recorded
+    (0.5: the peers ran at half their recorded speed, so the machine was busier)."""
+    recorded = baseline.get(name, {}).get("figures", {})
+    speeds = []
+    for metric in METRICS[name]():
+        old = float(recorded.get(metric.key, math.nan) or math.nan)
+        new = metric.get(figures)
+        if metric.judged or metric.unit not in ("s", "per_s") or math.isnan(old + new):
+            continue
+        speeds.append(new / old if metric.higher_is_better else old / new)
+    return _stats.median(speeds)
+
+
 def compare(
     name: str, figures: dict[str, Any], baseline: dict[str, Any], tolerance: float
 ) -> tuple[list[list[str]], int]:
@@ -314,10 +329,12 @@ def run_one(name: str, folder: Path, extra: Sequence[str], niceness: int) -> boo
     if niceness:
         cmd = ["nice", "-n", str(niceness), *cmd]
     print(f"[compare] {' '.join(cmd)}", file=sys.stderr, flush=True)
-    started = time.perf_counter()
+    started, load_before = time.perf_counter(), os.getloadavg()[0]
     with (folder / f"{name}.log").open("w") as log:
         proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=False)
     seconds = time.perf_counter() - started
+    load = {"before": load_before, "after": os.getloadavg()[0], "cpus": os.cpu_count()}
+    (folder / f"{name}.load.json").write_text(json.dumps(load))
     ok = proc.returncode == 0 and out.exists()
     state = "done" if ok else f"FAILED (exit {proc.returncode}, see {folder / f'{name}.log'})"
     print(f"[compare] {name}: {state} in {seconds:.0f} s", file=sys.stderr, flush=True)
@@ -340,6 +357,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--baseline", type=Path, default=BASELINE)
     p.add_argument("--record", action="store_true", help="make the new figures the recorded ones")
     p.add_argument("--note", default="", help="with --record: where the figures come from")
+    p.add_argument("--commit", help="with --record: the commit measured (default: HEAD)")
     args = p.parse_args(argv)
     names = [n.strip() for n in (args.only or ",".join(ORDER)).split(",") if n.strip()]
     unknown = sorted(set(names) - set(ORDER))
@@ -357,12 +375,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def record(args: argparse.Namespace, found: dict[str, dict[str, Any]], folder: Path) -> None:
     baseline = json.loads(args.baseline.read_text()) if args.baseline.exists() else {}
-    commit = subprocess.run(
-        ["git", "-C", str(_peer.REPO_DIR), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
+    commit = (
+        args.commit
+        or subprocess.run(
+            ["git", "-C", str(_peer.REPO_DIR), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    )
     when = datetime.now(UTC).strftime("%Y-%m-%d")
     for name, figures in found.items():
         values, stopped = extract(name, figures)
@@ -417,6 +438,17 @@ def main(argv: list[str]) -> int:
         quick = ", QUICK (not comparable)" if options.get("quick") else ""
         print(f"this run: {folder / (name + '.json')}, {options.get('reps')} reps{quick}")
         print(_stats.render_table(["figure", "recorded", "now", "now/rec.", ""], rows))
+        speed = peer_speed(name, figures, baseline)
+        load_file = folder / f"{name}.load.json"
+        load = json.loads(load_file.read_text()) if load_file.exists() else None
+        if not math.isnan(speed) or load:
+            busy = "" if math.isnan(speed) else f"peers' speed now / recorded: {speed:.2f} (median)"
+            if load:
+                busy += (", " if busy else "") + (
+                    f"load average {load['before']:.1f} before, {load['after']:.1f} after "
+                    f"({load['cpus']} CPUs)"
+                )
+            print(busy + ": where the peers slowed as much, read the same-run ratios")
     tolerance = f"{args.tolerance:.0%}"
     print(
         f"\n{len(found)} benchmark(s) compared, {worse} judged figure(s) worse than the "

@@ -1,6 +1,6 @@
 """W4 — feature store: weekend against the raw DuckDB lower bound and against Feast.
 
-    .venv/bin/python bench/features.py               # full: three shapes, 3 reps, ~45 min
+    .venv/bin/python bench/features.py               # full: three shapes, 3 reps, ~15 min
     .venv/bin/python bench/features.py --quick       # 1M x 100k only, 1 rep, short HTTP runs
     .venv/bin/python bench/features.py --reps 5 --json bench/results/features.json
     .venv/bin/python bench/features.py --skip-feast  # weekend and the lower bound only
