@@ -21,6 +21,7 @@ from weekend.core.errors import NotFoundError
 from weekend.core.settings import Settings, find_root, init_project, load_settings
 
 if TYPE_CHECKING:  # the services load when first used: ``import weekend`` stays fast
+    from weekend.artifacts.gc import GcReport
     from weekend.data.datasets import Datasets
     from weekend.features.store import FeatureStore
     from weekend.registry.models import Models
@@ -79,6 +80,16 @@ class Workspace:
         from weekend.features.store import FeatureStore
 
         return FeatureStore(self.catalog, self.settings, datasets=self.datasets)
+
+    def gc(self, *, grace: float | str = "1h", dry_run: bool = False) -> GcReport:
+        """Remove crash leftovers older than ``grace``: the artifact store's temporary files,
+        blobs no catalog row references, scratch folders (``weekend gc``; docs/operations.md).
+
+        Runs whose process died are marked by ``ws.runs.gc()`` (``weekend runs gc``).
+        """
+        from weekend.artifacts.gc import collect_garbage
+
+        return collect_garbage(self.catalog, self.artifacts, grace=grace, dry_run=dry_run)
 
     def close(self) -> None:
         """Flush pending writes and release connections."""

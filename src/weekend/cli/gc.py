@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from weekend.artifacts.gc import DEFAULT_GRACE, GcReport, collect_garbage, parse_grace
+from weekend.artifacts.gc import DEFAULT_GRACE, GcReport, parse_grace
 from weekend.cli._common import JsonOption, ProjectOption, console, open_project, print_json
 
 
@@ -47,7 +47,7 @@ def gc(
     """
     grace_s = parse_grace(grace)  # a bad duration is refused before the project opens
     with open_project(project) as ws:
-        report = collect_garbage(ws.catalog, ws.artifacts, grace=grace_s, dry_run=dry_run)
+        report = ws.gc(grace=grace_s, dry_run=dry_run)
     if as_json:
         print_json(report.to_dict())
         return
