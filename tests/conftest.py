@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -39,6 +41,18 @@ def need_service(name: str, host: str, port: int) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"{message}, and WEEKEND_REQUIRE_SERVICES=1 requires it")
     pytest.skip(f"{message}; start it to run this test")
+
+
+def need_module(name: str) -> ModuleType:
+    """Import an optional dependency: skip when it is missing, or fail under
+    WEEKEND_REQUIRE_SERVICES=1 (CI installs every extra, so no test may skip there)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        message = f"the optional dependency {name!r} is not installed ({exc})"
+        if REQUIRE_SERVICES:
+            pytest.fail(f"{message}, and WEEKEND_REQUIRE_SERVICES=1 requires it")
+        pytest.skip(f"{message}; install weekend's extras to run this test")
 
 
 @pytest.fixture

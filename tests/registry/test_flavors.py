@@ -17,6 +17,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 
+from conftest import need_module
 from weekend.core.errors import (
     ConfigurationError,
     IntegrityError,
@@ -260,7 +261,7 @@ def test_broken_or_mismatched_files_are_integrity_errors(
 
 
 def test_lightgbm_classifier_round_trip(tmp_path: Path, frame: pd.DataFrame) -> None:
-    lgb = pytest.importorskip("lightgbm")
+    lgb = need_module("lightgbm")
     data = frame.astype({"carrier": "category", "origin": "category"})
     y = np.where(data["temp"] > 20, "hot", np.where(data["temp"] < 8, "cold", "mild"))
     model = lgb.LGBMClassifier(n_estimators=20, num_leaves=7, verbose=-1).fit(data, y)
@@ -277,7 +278,7 @@ def test_lightgbm_classifier_round_trip(tmp_path: Path, frame: pd.DataFrame) -> 
 
 
 def test_lightgbm_regressor_and_booster(tmp_path: Path, frame: pd.DataFrame) -> None:
-    lgb = pytest.importorskip("lightgbm")
+    lgb = need_module("lightgbm")
     x, y = frame[NUMERIC], frame["distance"] / 100 + frame["wind"]
     regressor = lgb.LGBMRegressor(n_estimators=10, verbose=-1).fit(x, y)
     _, loaded = round_trip(regressor, tmp_path / "reg")
@@ -294,7 +295,7 @@ def test_lightgbm_regressor_and_booster(tmp_path: Path, frame: pd.DataFrame) -> 
 
 
 def test_xgboost_round_trip(tmp_path: Path, frame: pd.DataFrame) -> None:
-    xgb = pytest.importorskip("xgboost")
+    xgb = need_module("xgboost")
     x = frame[NUMERIC]
     y = np.digitize(frame["temp"], [8, 20])  # three classes 0, 1, 2
     classifier = xgb.XGBClassifier(n_estimators=15, max_depth=3).fit(x, y)
@@ -356,8 +357,8 @@ def test_flavor_for_picks_the_safest_format(frame: pd.DataFrame, labels: Any) ->
     assert flavor_for(linear_pipeline()).name == "sklearn"
     assert flavor_for(LogisticRegression()).name == "sklearn"
     assert flavor_for(ThresholdModel(3)).name == "pyfunc"
-    lgb = pytest.importorskip("lightgbm")
-    xgb = pytest.importorskip("xgboost")
+    lgb = need_module("lightgbm")
+    xgb = need_module("xgboost")
     assert flavor_for(lgb.LGBMClassifier()).name == "lightgbm"
     assert flavor_for(xgb.XGBRegressor()).name == "xgboost"
     with pytest.raises(InvalidValueError, match=r"cannot store a builtins\.dict.*predict"):
@@ -368,8 +369,8 @@ def test_flavor_for_picks_the_safest_format(frame: pd.DataFrame, labels: Any) ->
 
 
 def test_onnx_export_round_trip(tmp_path: Path, frame: pd.DataFrame, labels: Any) -> None:
-    pytest.importorskip("onnxruntime", reason="ONNX is optional: pip install 'weekend[onnx]'")
-    pytest.importorskip("skl2onnx", reason="ONNX is optional: pip install 'weekend[onnx]'")
+    need_module("onnxruntime")
+    need_module("skl2onnx")
     from weekend.registry._flavor_onnx import export_onnx
 
     pipe = linear_pipeline(handle_unknown="ignore").fit(frame, labels)

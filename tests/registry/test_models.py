@@ -21,6 +21,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
+from conftest import need_module
 from weekend.catalog.tables_registry import model_versions
 from weekend.core.errors import (
     ConfigurationError,
@@ -537,8 +538,8 @@ def test_package_versions_are_checked_at_load(ws: Workspace, model: object) -> N
 
 
 def test_onnx_export_loads_as_onnx(ws: Workspace, data: pd.DataFrame, model: object) -> None:
-    pytest.importorskip("onnxruntime", reason="ONNX export needs weekend[onnx]")
-    pytest.importorskip("skl2onnx", reason="ONNX export needs weekend[onnx]")
+    need_module("onnxruntime")
+    need_module("skl2onnx")
     x = features(data)
     ws.models.register(model, "delay", input_example=x, export_onnx=True)
     native = ws.models.load("delay/1")

@@ -118,8 +118,9 @@ def from_example(
         return signature, profile_json
     example = fitted_columns(model, example)
     output = smoke_test(model, example)
-    if signature is None:
-        signature = infer_signature(example, model, output)
+    if signature is None:  # a model without predict (an ONNX graph) tells nothing more
+        predicts = callable(getattr(model, "predict", None))
+        signature = infer_signature(example, model if predicts else None, output)
     if profile_json is None and len(example) >= MIN_PROFILE_ROWS:
         profile_json = example_profile(example)
         lineage["profile_source"] = "input_example"

@@ -10,7 +10,10 @@ contract (or :class:`CheckSkipped` when a check does not apply):
 - :func:`artifact_store_checks`: ``run(store)`` with an
   :class:`~weekend.artifacts.ArtifactStore` on a new, empty root of the backend;
 - :func:`catalog_checks`: ``run(target)`` with a :class:`CatalogTarget` naming a new, empty
-  database (and, optionally, how to make it read-only).
+  database (and, optionally, how to make it read-only);
+- :func:`flavor_checks`: ``run(subject)`` with a :class:`FlavorSubject`: a fitted model, rows
+  it predicts on, an empty folder and the registry of an empty project
+  (:mod:`weekend.testing.flavors`).
 
 With pytest::
 
@@ -36,6 +39,7 @@ from weekend.testing import _online_checks as online
 from weekend.testing import _online_input_checks as online_input
 from weekend.testing._catalog_checks import CatalogTarget
 from weekend.testing._checks import Check, CheckSkipped, raises, run_checks, suite
+from weekend.testing.flavors import FlavorSubject, flavor_checks
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -129,8 +133,10 @@ __all__ = [
     "CatalogTarget",
     "Check",
     "CheckSkipped",
+    "FlavorSubject",
     "artifact_store_checks",
     "catalog_checks",
+    "flavor_checks",
     "online_store_checks",
     "parametrize_with_checks",
     "raises",
