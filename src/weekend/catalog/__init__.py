@@ -33,6 +33,7 @@ REVISIONS: tuple[str, ...] = (
     "0002_datasets_registry",
     "0003_features",
     "0004_run_owner",
+    "0005_predictions",
 )
 HEAD = REVISIONS[-1]
 SQLITE_BUSY_TIMEOUT_S = 60.0

@@ -16,6 +16,7 @@ import orjson
 from sqlalchemy import Connection, select
 
 from weekend.catalog.tables import run_artifacts
+from weekend.catalog.tables_predictions import prediction_segments
 from weekend.catalog.tables_registry import dataset_versions, model_versions
 from weekend.core.errors import ConfigurationError, IntegrityError
 
@@ -29,9 +30,11 @@ REFERENCE_COLUMNS = {
     "dataset_versions.blob_sha256": "dataset versions",
     "dataset_versions.content_hash": "dataset versions",
     "model_versions.manifest_json": "model packages",
+    "prediction_segments.blob_sha256": "prediction segments",
 }
 NOT_BLOB_COLUMNS = {
     "feature_definitions.definition_hash": "the hash of a definition's JSON, stored inline",
+    "api_tokens.secret_hash": "the sha256 of a token's secret, never stored as a blob",
 }
 
 
@@ -75,9 +78,14 @@ def _model_packages(conn: Connection) -> Iterator[str]:
         yield from digests
 
 
+def _prediction_segments(conn: Connection) -> Iterator[str]:
+    yield from conn.execute(select(prediction_segments.c.blob_sha256).distinct()).scalars()
+
+
 register_blob_references("run artifacts", _run_artifacts)
 register_blob_references("dataset versions", _dataset_versions)
 register_blob_references("model packages", _model_packages)
+register_blob_references("prediction segments", _prediction_segments)
 
 
 def referenced_blobs(conn: Connection) -> set[str]:
