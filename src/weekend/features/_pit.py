@@ -443,6 +443,35 @@ def _use_window_plan(con: duckdb.DuckDBPyConnection, view: ViewSpec, types: dict
     return bool(rows_per_key * min(1.0, ttl_ns / span) <= WINDOW_PLAN_MAX_CANDIDATES)
 
 
+def _join_view(
+    con: duckdb.DuckDBPyConnection,
+    view: ViewSpec,
+    types: dict[str, str],
+    entity_name: str,
+    key_columns: dict[str, str],
+    strict: bool,
+    plan: str,
+) -> pa.Table:
+    """One view's features (columns ``f0``, ``f1`` ...) for every entity row, in row order."""
+    if plan == "window":
+        windowed = view.ttl is not None and bool(view.join_keys)
+    else:
+        windowed = plan == "auto" and _use_window_plan(con, view, types)
+    build = _window_sql if windowed else _view_sql
+    sql = build(view, types, entity_name, key_columns, strict)
+    try:
+        return con.sql(sql).to_arrow_table()
+    except duckdb.ConversionException as exc:
+        raise DataValidationError(
+            f"view {view.name!r}: a timestamp does not fit in int64 nanoseconds "
+            f"(years 1677 to 2262): {_first_line(exc)}"
+        ) from exc
+    except duckdb.Error as exc:
+        raise DataValidationError(
+            f"view {view.name!r}: the point-in-time join failed: {_first_line(exc)}"
+        ) from exc
+
+
 def point_in_time_join(
     con: duckdb.DuckDBPyConnection,
     entity: pd.DataFrame | pa.Table | str,
@@ -482,23 +511,7 @@ def point_in_time_join(
     con.register(entity_name, probe)
     try:
         for view, types in zip(views, source_types, strict=True):
-            if plan == "window":
-                windowed = view.ttl is not None and bool(view.join_keys)
-            else:
-                windowed = plan == "auto" and _use_window_plan(con, view, types)
-            build = _window_sql if windowed else _view_sql
-            sql = build(view, types, entity_name, key_columns, strict)
-            try:
-                result = con.sql(sql).to_arrow_table()
-            except duckdb.ConversionException as exc:
-                raise DataValidationError(
-                    f"view {view.name!r}: a timestamp does not fit in int64 nanoseconds "
-                    f"(years 1677 to 2262): {_first_line(exc)}"
-                ) from exc
-            except duckdb.Error as exc:
-                raise DataValidationError(
-                    f"view {view.name!r}: the point-in-time join failed: {_first_line(exc)}"
-                ) from exc
+            result = _join_view(con, view, types, entity_name, key_columns, strict, plan)
             for i, feature in enumerate(view.features):
                 table = table.append_column(
                     view.output_name(feature, full_feature_names), result[f"f{i}"]

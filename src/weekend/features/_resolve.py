@@ -95,6 +95,35 @@ def _refs(features: Any) -> list[str]:
     return refs
 
 
+def _outputs(
+    refs: list[str], lookup: Lookup, views: dict[str, tuple[View, int]], full: bool
+) -> list[Output]:
+    """One output column per referenced feature (``view:*`` expands), names checked unique."""
+    outputs: list[Output] = []
+    owners: dict[str, str] = {}
+    for ref in refs:
+        view_name, feature = split_ref(ref)
+        if view_name not in views:
+            views[view_name] = lookup(view_name)
+        view = views[view_name][0]
+        for name in list(view.features) if feature == "*" else [feature]:
+            if name not in view.features:
+                raise NotFoundError(
+                    f"unknown feature {ref!r}: view {view_name!r} has the features "
+                    f"{list(view.features)}"
+                )
+            output = Output(view_name, name, f"{view_name}__{name}" if full else name)
+            if output.column in owners:
+                hint = "" if full else "; pass full_feature_names=True (--full-feature-names)"
+                raise InvalidValueError(
+                    f"feature column {output.column!r} is requested from both "
+                    f"{owners[output.column]!r} and {output.ref!r}{hint}"
+                )
+            owners[output.column] = output.ref
+            outputs.append(output)
+    return outputs
+
+
 def select_features(
     features: Any,
     lookup: Lookup,
@@ -113,31 +142,7 @@ def select_features(
     else:
         refs = _refs(features)
     views: dict[str, tuple[View, int]] = {}
-    outputs: list[Output] = []
-    for ref in refs:
-        view_name, feature = split_ref(ref)
-        if view_name not in views:
-            views[view_name] = lookup(view_name)
-        view = views[view_name][0]
-        names = list(view.features) if feature == "*" else [feature]
-        for name in names:
-            if name not in view.features:
-                raise NotFoundError(
-                    f"unknown feature {ref!r}: view {view_name!r} has the features "
-                    f"{list(view.features)}"
-                )
-            column = f"{view_name}__{name}" if full_feature_names else name
-            outputs.append(Output(view_name, name, column))
-    owners: dict[str, str] = {}
-    for output in outputs:
-        if output.column in owners:
-            hint = "; pass full_feature_names=True (--full-feature-names)"
-            hint = "" if full_feature_names else hint
-            raise InvalidValueError(
-                f"feature column {output.column!r} is requested from both "
-                f"{owners[output.column]!r} and {output.ref!r}{hint}"
-            )
-        owners[output.column] = output.ref
+    outputs = _outputs(refs, lookup, views, full_feature_names)
     by_view: dict[str, list[str]] = {}  # every step below is one pass over the outputs
     for output in outputs:
         by_view.setdefault(output.view, []).append(output.feature)
@@ -161,8 +166,7 @@ def select_features(
     for name, features_of in needed.items():
         view, version = views[name]
         assert isinstance(view, FeatureView)
-        ordered = tuple(f for f in view.features if f in features_of)
-        uses.append(ViewUse(view, version, ordered))
+        uses.append(ViewUse(view, version, tuple(f for f in view.features if f in features_of)))
     return Selection(tuple(uses), tuple(on_demand), tuple(outputs), service)
 
 

@@ -121,6 +121,57 @@ def sample_keys(session: OfflineSession, view: FeatureView, sample: int, seed: i
     return session.con.sql(sql).to_arrow_table()
 
 
+def _offline(
+    session: OfflineSession, view: FeatureView, keys: pa.Table, at_ns: int
+) -> tuple[list[int | None], dict[str, list[Any]]]:
+    """Each key's offline event time (ns) and feature values as of ``at_ns``."""
+    at = pa.array([at_ns] * keys.num_rows, pa.int64()).cast(pa.timestamp("ns", tz="UTC"))
+    spec = ViewSpec(
+        name=view.name,
+        source=session.from_sql(view),
+        join_keys=view.join_keys,
+        timestamp_field=view.timestamp_field,
+        features=(*view.features, view.timestamp_field),
+        created_timestamp_field=view.created_timestamp_field,
+        ttl=view.window,
+    )
+    offline = point_in_time_join(
+        session.con,
+        keys.append_column(_TS, at),
+        [spec],
+        timestamp_column=_TS,
+        full_feature_names=True,
+    )
+    columns = {f: f"{view.name}__{f}" for f in view.features}
+    offline = cast_features(offline, view, columns)
+    stamp_column = offline.column(f"{view.name}__{view.timestamp_field}")
+    offline_ns = stamp_column.cast(pa.timestamp("ns", tz="UTC")).cast(pa.int64()).to_pylist()
+    return offline_ns, {f: offline.column(c).to_pylist() for f, c in columns.items()}
+
+
+def _mismatches(
+    key: dict[str, Any],
+    off: int | None,
+    on: int | None,
+    offline: dict[str, Any],
+    online: dict[str, Any],
+) -> list[Mismatch]:
+    """What differs for one key: presence, event time, then each feature's value."""
+    if off is not None and on is None:
+        return [Mismatch(key, "missing_online", None, _iso(off), None)]
+    if off is None and on is not None:
+        return [Mismatch(key, "missing_offline", None, None, _iso(on))]
+    if off is None or on is None:
+        return []
+    if off != on:
+        return [Mismatch(key, "event_time", None, _iso(off), _iso(on))]
+    return [
+        Mismatch(key, "value", feature, a, online[feature])
+        for feature, a in offline.items()
+        if not same(a, online[feature])
+    ]
+
+
 def check_skew(
     session: OfflineSession,
     store: OnlineStore,
@@ -132,59 +183,29 @@ def check_skew(
     seed: int,
     examples: int,
 ) -> SkewReport:
-    keys = sample_keys(session, view, sample, seed)
-    check_keys(view, keys)
-    at = pa.array([at_ns] * keys.num_rows, pa.int64()).cast(pa.timestamp("ns", tz="UTC"))
-    entity = keys.append_column(_TS, at)
-    spec = ViewSpec(
-        name=view.name,
-        source=session.from_sql(view),
-        join_keys=view.join_keys,
-        timestamp_field=view.timestamp_field,
-        features=(*view.features, view.timestamp_field),
-        created_timestamp_field=view.created_timestamp_field,
-        ttl=view.window,
-    )
-    offline = point_in_time_join(
-        session.con, entity, [spec], timestamp_column=_TS, full_feature_names=True
-    )
-    columns = {f: f"{view.name}__{f}" for f in view.features}
-    offline = cast_features(offline, view, columns)
     import pandas as pd
 
+    keys = sample_keys(session, view, sample, seed)
+    check_keys(view, keys)
+    offline_ns, offline_values = _offline(session, view, keys, at_ns)
     at_time = pd.Timestamp(at_ns, tz="UTC")
     online = store.read(
         view.name, list(view.join_keys), keys, list(view.features), ttl=view.window, now=at_time
     )
-    stamp_column = offline.column(f"{view.name}__{view.timestamp_field}")
-    offline_ns = stamp_column.cast(pa.timestamp("ns", tz="UTC")).cast(pa.int64()).to_pylist()
-    offline_values = {f: offline.column(c).to_pylist() for f, c in columns.items()}
     online_ns = online.event_ns[view.name]
-    key_rows = keys.to_pylist()
     by_kind = dict.fromkeys(KINDS, 0)
     by_feature = dict.fromkeys(view.features, 0)
     found: list[Mismatch] = []
     mismatched = 0
-    for i, key in enumerate(key_rows):
-        row: list[Mismatch] = []
-        off, on = offline_ns[i], online_ns[i]
-        if off is not None and on is None:
-            row.append(Mismatch(key, "missing_online", None, _iso(off), None))
-        elif off is None and on is not None:
-            row.append(Mismatch(key, "missing_offline", None, None, _iso(on)))
-        elif off is not None and on is not None:
-            if off != on:
-                row.append(Mismatch(key, "event_time", None, _iso(off), _iso(on)))
-            else:
-                for feature in view.features:
-                    a, b = offline_values[feature][i], online.rows[i][feature]
-                    if not same(a, b):
-                        row.append(Mismatch(key, "value", feature, a, b))
-                        by_feature[feature] += 1
+    for i, key in enumerate(keys.to_pylist()):
+        offline = {f: values[i] for f, values in offline_values.items()}
+        row = _mismatches(key, offline_ns[i], online_ns[i], offline, online.rows[i])
         if row:
             mismatched += 1
             for item in row:
                 by_kind[item.kind] += 1
+                if item.feature is not None:
+                    by_feature[item.feature] += 1
             found.extend(row[: max(0, examples - len(found))])
     return SkewReport(
         view=view.name,

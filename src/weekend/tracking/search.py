@@ -432,10 +432,8 @@ class _Compiler:
         """The first ``wanted`` runs that have a value for the first sort key, in order.
 
         With a limit, the index is walked within a window first: the best ``WINDOW`` (or more)
-        entries, ties at the edge included. When enough runs there match, they are
-        the answer and cost a few thousand index entries at most; when not (a selective
-        filter), the whole query is left to the database's planner.
-        """
+        entries, ties at the edge included; when too few match there (a selective filter),
+        the whole query is left to the database's planner."""
         sk = _TABLES[first.ident.kind].alias("sort_key")
         on_entry = [
             sk.c.key == first.ident.key,
