@@ -1,9 +1,10 @@
 """The app factory: ``create_app(ws)`` is weekend's one HTTP edge.
 
-Routes come from small per-resource modules (``_features`` today; the prediction service
-adds its own), each a function ``routes(ws, edge) -> list[Route]``. Every app shares the
-edge: :class:`~weekend.serving._middleware.EdgeMiddleware` (request ids, timing, the streamed
-body limit, one error table and body, the last resort) and a bounded :class:`WorkPool`.
+Routes come from small per-resource modules (``_features``, ``_predict``, ``_ops``), each a
+function returning its routes. Every app shares the edge:
+:class:`~weekend.serving._middleware.EdgeMiddleware` (request ids, timing, the streamed body
+limit, one error table and body, the last resort), the metrics of
+:class:`~weekend.serving._metrics.MetricsMiddleware`, and a bounded :class:`WorkPool`.
 """
 
 from __future__ import annotations
@@ -18,13 +19,18 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
 from weekend.core.errors import InvalidValueError
 from weekend.serving._errors import http_error_response
 from weekend.serving._features import feature_routes
+from weekend.serving._metrics import MetricsMiddleware, ServiceMetrics
 from weekend.serving._middleware import EdgeMiddleware, current_request_id
+from weekend.serving._models import Deployment, ModelSet, Slot
+from weekend.serving._ops import ops_routes
 from weekend.serving._pool import WorkPool
+from weekend.serving._predict import Auth, PredictionLogLike, PredictionService, predict_routes
+from weekend.serving._rows import MAX_ROWS
 
 if TYPE_CHECKING:
     from weekend.workspace import Workspace
@@ -54,19 +60,36 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def create_app(
     ws: Workspace,
     *,
+    models: Sequence[str] = (),
+    canary: Sequence[str] = (),
+    shadow: Sequence[str] = (),
+    trusted: bool = False,
+    reload_seconds: float | None = 5.0,
+    row_key: str | None = None,
+    prediction_log: PredictionLogLike | None = None,
+    auth: Auth | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     threads: int = 4,
     queue: int = 64,
     inline_bytes: int = INLINE_BYTES,
     routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
-    """The HTTP service of workspace ``ws``: the feature routes, and ``routes`` if given.
+    """The HTTP service of workspace ``ws``: the feature routes, the prediction service of
+    ``models`` (references such as ``"flight-delay@champion"``) and ``routes`` if given.
+
+    ``canary`` (``"challenger=10%"``, or ``"name@challenger=10%"`` with several models) and
+    ``shadow`` (``"challenger"``) add aliases of a served model; ``reload_seconds`` is how
+    often the aliases are read (None: never); ``row_key`` names the column whose value
+    identifies a row (in the prediction log, and for the canary split); ``prediction_log``
+    receives every prediction (``append(records)``, never blocking); ``auth(request, role)``
+    runs before each prediction. ``trusted`` lets models whose format runs code load.
 
     ``max_body_bytes`` caps every request body (checked while it streams: HTTP 413 past it);
     ``threads`` workers run request work, and at most ``queue`` more requests wait for one
     (beyond that: HTTP 503 with ``Retry-After``). A body of at most ``inline_bytes`` may be
     answered on the event loop when every store it reads is on this machine (0: never). The
-    workspace stays the caller's to close; the app's lifespan stops its workers.
+    workspace and the log stay the caller's to close; the app's lifespan starts the alias
+    watcher and stops it and the workers.
     """
     limits = {"max_body_bytes": (max_body_bytes, 1), "inline_bytes": (inline_bytes, 0)}
     for what, (value, least) in limits.items():
@@ -74,23 +97,71 @@ def create_app(
             raise InvalidValueError(f"{what} must be an integer >= {least}, got {value!r:.40}")
     pool = WorkPool(threads, queue)
     edge = Edge(pool, max_body_bytes, inline_bytes)
+    metrics = ServiceMetrics()
+    served = None
+    app_routes: list[BaseRoute] = [*feature_routes(ws, edge)]
+    if models:
+        served = ModelSet(
+            ws, models, canary=canary, shadow=shadow, trusted=trusted,
+            reload_seconds=reload_seconds,
+        )  # fmt: skip
+        _watch_versions(served, metrics)
+        service = PredictionService(ws, served, edge, metrics, log=prediction_log, row_key=row_key)
+        app_routes += predict_routes(service, edge, auth=auth)
+    elif canary or shadow:
+        raise InvalidValueError("canary and shadow need models= to serve")
+    if prediction_log is not None:
+        metrics.watch_log(prediction_log)
+    app_routes += ops_routes(ws, edge, metrics, served, version=_version(), max_rows=MAX_ROWS)
+    app_routes += routes
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if served is not None:
+            served.start()
         try:
             yield
         finally:
+            if served is not None:
+                served.stop()
             pool.close()
 
+    paths = {r.endpoint: r.path for r in app_routes if isinstance(r, Route)}
     app = Starlette(
-        routes=[*feature_routes(ws, edge), *routes],
-        middleware=[Middleware(EdgeMiddleware, max_body_bytes=max_body_bytes)],
+        routes=app_routes,
+        middleware=[
+            Middleware(MetricsMiddleware, metrics=metrics, paths=paths),
+            Middleware(EdgeMiddleware, max_body_bytes=max_body_bytes),
+        ],
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )
     app.state.workspace = ws
     app.state.edge = edge
+    app.state.metrics = metrics
+    app.state.models = served
     return app
+
+
+def _watch_versions(served: ModelSet, metrics: ServiceMetrics) -> None:
+    for slot in served.slots.values():
+        metrics.set_model(slot.name, slot.alias, slot.deployment.version, None)
+
+    def swapped(slot: Slot, old: Deployment | None) -> None:
+        alias = slot.alias or ""
+        if old is None:
+            metrics.reloads.labels(slot.name, alias, "failed").inc()
+            return
+        metrics.reloads.labels(slot.name, alias, "swapped").inc()
+        metrics.set_model(slot.name, slot.alias, slot.deployment.version, old.version)
+
+    served.on_swap.append(swapped)
+
+
+def _version() -> str:
+    from weekend import __version__
+
+    return str(__version__)
 
 
 __all__ = ["INLINE_BYTES", "MAX_BODY_BYTES", "Edge", "create_app"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import http
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
 from starlette.responses import Response
 
@@ -47,6 +48,20 @@ class PayloadTooLargeError(UserInputError):
     """A body, or a list in it, larger than the edge accepts (HTTP 413)."""
 
 
+class RequestValidationError(DataValidationError):
+    """Rows that do not match a model's signature (HTTP 422), with one entry per bad field.
+
+    ``errors`` lists ``{"field": "rows[3].distance", "message": "..."}``; the error body
+    carries it beside the usual keys.
+    """
+
+    def __init__(
+        self, message: str, errors: list[dict[str, str]], *, field: str | None = None
+    ) -> None:
+        super().__init__(message, field=field)
+        self.errors = errors
+
+
 class ServiceBusyError(WeekendError):
     """Every worker is busy and the queue is full: retry after ``retry_after`` seconds (503)."""
 
@@ -60,6 +75,7 @@ ERROR_STATUS: Mapping[type[WeekendError], int] = MappingProxyType(
         # raised by the edge itself
         MalformedRequestError: 400,
         PayloadTooLargeError: 413,
+        RequestValidationError: 422,
         ServiceBusyError: 503,
         # the request is wrong: the client can fix it
         UserInputError: 422,
@@ -92,10 +108,22 @@ def status_for(exc: WeekendError) -> int:
 
 
 def error_body(
-    kind: str, message: str, field: str | None, request_id: str | None
-) -> dict[str, dict[str, str | None]]:
-    """The one error body of the edge."""
-    return {"error": {"type": kind, "message": message, "field": field, "request_id": request_id}}
+    kind: str,
+    message: str,
+    field: str | None,
+    request_id: str | None,
+    errors: list[dict[str, str]] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """The one error body of the edge (``errors``: per-field problems, when there are)."""
+    error: dict[str, Any] = {
+        "type": kind,
+        "message": message,
+        "field": field,
+        "request_id": request_id,
+    }
+    if errors is not None:
+        error["errors"] = errors
+    return {"error": error}
 
 
 def error_response(
@@ -106,9 +134,10 @@ def error_response(
     field: str | None = None,
     request_id: str | None = None,
     headers: Mapping[str, str] | None = None,
+    errors: list[dict[str, str]] | None = None,
 ) -> Response:
     """A JSON error response with the body of :func:`error_body`."""
-    body = dumps(error_body(kind, message, field, request_id))
+    body = dumps(error_body(kind, message, field, request_id, errors))
     return json_response(body, status, headers)
 
 
@@ -124,6 +153,7 @@ def weekend_error_response(exc: WeekendError, request_id: str | None) -> Respons
         field=exc.field,
         request_id=request_id,
         headers=headers,
+        errors=getattr(exc, "errors", None),
     )
 
 
@@ -140,6 +170,7 @@ __all__ = [
     "ERROR_STATUS",
     "MalformedRequestError",
     "PayloadTooLargeError",
+    "RequestValidationError",
     "ServiceBusyError",
     "error_body",
     "error_response",

@@ -1,0 +1,270 @@
+"""Predictions over HTTP: ``POST /v1/models/{name}/predict`` (and ``{name}@{alias}``).
+
+Request: rows as records or columns (see :mod:`weekend.serving._rows`). Response (200)::
+
+    {"model": "flight-delay", "version": 3, "alias": "champion", "route": "primary",
+     "request_id": "7f9c...", "predictions": [0, 1],
+     "classes": [0, 1], "probabilities": [[0.91, 0.09], [0.22, 0.78]]}
+
+``classes`` and ``probabilities`` are there for classifiers that give probabilities
+(``probabilities[i][j]`` is row ``i``'s probability of ``classes[j]``). ``route`` says
+whether the primary or the canary answered.
+
+The work of a request: parse the rows, route them (canary), read the features a row lacks
+from the online store, check the rows against the version's signature (422 with one error
+per bad field), score, encode, append to the prediction log, and hand the rows to the shadow.
+It runs in the edge's work pool, or on the event loop for a small body when every store it
+reads is on this machine (as the feature route does).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import pandas as pd
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from weekend.core.errors import UserCodeError, WeekendError
+from weekend.serving._errors import ServiceBusyError
+from weekend.serving._json import dumps, json_response
+from weekend.serving._middleware import current_request_id
+from weekend.serving._rows import MISSING, Rows, parse_rows
+
+if TYPE_CHECKING:
+    from weekend.serving._app import Edge
+    from weekend.serving._metrics import ServiceMetrics
+    from weekend.serving._models import Deployment, ModelSet, Slot
+    from weekend.workspace import Workspace
+
+logger = logging.getLogger("weekend.serving")
+Array = np.ndarray[Any, Any]
+Auth = Callable[[Request, str], Awaitable[None] | None]
+ROUTING_HEADER = "x-routing-key"
+"""A request header whose value decides the canary split (before the row key)."""
+
+
+class PredictionLogLike(Protocol):
+    """What the service needs of a prediction log: a non-blocking ``append``."""
+
+    def append(self, records: list[dict[str, Any]]) -> None: ...
+
+
+def score(deployment: Deployment, frame: pd.DataFrame) -> tuple[Array, Array | None]:
+    """(predictions, probabilities or None) of a frame already in the signature's dtypes.
+
+    A model that refuses the values (``ValueError``/``TypeError``: a NaN where it takes none)
+    is the request's fault: :class:`UserCodeError` (HTTP 422), the model's message kept.
+    """
+    loaded = deployment.loaded
+    try:
+        return loaded.outputs(loaded.validate(frame))
+    except WeekendError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise UserCodeError(
+            f"model {loaded.ref} could not score these rows: {type(exc).__name__}: "
+            f"{' '.join(str(exc).split())[:300]}",
+            field="rows",
+        ) from exc
+
+
+def build_frame(ws: Workspace, deployment: Deployment, rows: Rows) -> pd.DataFrame:
+    """The rows as the model's input: features read where a row lacks them, then checked."""
+    sources: dict[str, str] = {}
+    plan = deployment.features
+    if plan is not None:
+        needed = plan.needed(rows)
+        if needed:
+            plan.fill(ws.features, rows, needed)
+            sources = dict.fromkeys(needed, "the online store")
+    if deployment.schema is None:  # a model without a signature takes the rows as they are
+        return pd.DataFrame(rows.dicts())
+    return deployment.schema.frame(rows, sources=sources)
+
+
+class PredictionService:
+    """The predict route's work (see the module docstring)."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        models: ModelSet,
+        edge: Edge,
+        metrics: ServiceMetrics,
+        *,
+        log: PredictionLogLike | None = None,
+        row_key: str | None = None,
+    ) -> None:
+        self.ws = ws
+        self.models = models
+        self.edge = edge
+        self.metrics = metrics
+        self.log = log
+        self.row_key = row_key
+
+    def _key(self, rows: Rows, header: str | None) -> Callable[[], str]:
+        def key() -> str:
+            if header:
+                return header
+            if self.row_key is not None:
+                values = rows.columns.get(self.row_key)
+                if values and values[0] is not None and values[0] is not MISSING:
+                    return str(values[0])
+            return current_request_id() or ""
+
+        return key
+
+    def predict(self, target: Slot, raw: bytes, header_key: str | None) -> bytes:
+        """The whole request, from body bytes to answer bytes."""
+        started = time.perf_counter()
+        rows = parse_rows(raw)
+        slot, route = self.models.route(target, self._key(rows, header_key))
+        deployment = slot.deployment  # read once: one version answers the whole request
+        frame = build_frame(self.ws, deployment, rows)
+        prediction, proba = score(deployment, frame)
+        answer = self._answer(deployment, route, prediction, proba)
+        latency_us = int((time.perf_counter() - started) * 1e6)
+        self._record(deployment, route, rows, prediction, proba, latency_us)
+        shadow = self.models.shadows.get(slot.name)
+        if shadow is not None and route == "primary":
+            self._shadow(shadow, rows)
+        return answer
+
+    def _answer(
+        self, deployment: Deployment, route: str, prediction: Array, proba: Array | None
+    ) -> bytes:
+        body: dict[str, Any] = {
+            "model": deployment.name,
+            "version": deployment.version,
+            "alias": deployment.alias,
+            "route": route,
+            "request_id": current_request_id(),
+            "predictions": prediction.tolist(),
+        }
+        classes = deployment.loaded.classes_
+        if proba is not None and classes is not None:
+            body["classes"] = classes.tolist()
+            body["probabilities"] = proba.tolist()
+        return dumps(body)
+
+    def _record(
+        self,
+        deployment: Deployment,
+        route: str,
+        rows: Rows,
+        prediction: Array,
+        proba: Array | None,
+        latency_us: int,
+    ) -> None:
+        model = deployment.name
+        self.metrics.rows.labels(model).observe(rows.count)
+        self.metrics.predictions.labels(model, str(deployment.version), route).inc(rows.count)
+        if self.log is not None:
+            self.log.append(self.records(deployment, route, rows, prediction, proba, latency_us))
+
+    def records(
+        self,
+        deployment: Deployment,
+        route: str,
+        rows: Rows,
+        prediction: Array,
+        proba: Array | None,
+        latency_us: int,
+    ) -> list[dict[str, Any]]:
+        """The prediction log's records of one request, one per row."""
+        names = deployment.schema.names if deployment.schema is not None else list(rows.columns)
+        inputs = {f"in.{n}": rows.columns.get(n) or [None] * rows.count for n in names}
+        outputs: dict[str, list[Any]] = {"out.prediction": prediction.tolist()}
+        classes = deployment.loaded.classes_
+        if proba is not None and classes is not None:
+            for j, label in enumerate(classes.tolist()):
+                outputs[f"out.proba.{label}"] = proba[:, j].tolist()
+        keys = rows.columns.get(self.row_key) if self.row_key is not None else None
+        common = {
+            "request_id": current_request_id(),
+            "ts": datetime.datetime.now(datetime.UTC),
+            "model": deployment.name,
+            "version": deployment.version,
+            "alias": deployment.alias,
+            "route": route,
+            "latency_us": latency_us,
+        }
+        out = []
+        for i in range(rows.count):
+            record = dict(common)
+            for name, values in inputs.items():
+                value = values[i]
+                record[name] = None if value is MISSING else value
+            for name, values in outputs.items():
+                record[name] = values[i]
+            key = None if keys is None else keys[i]
+            record["row_key"] = None if key is None or key is MISSING else str(key)
+            out.append(record)
+        return out
+
+    def _shadow(self, slot: Slot, rows: Rows) -> None:
+        try:
+            self.edge.pool.submit(self._score_shadow, slot, rows)
+        except ServiceBusyError:
+            self.metrics.shadow_skipped.labels(slot.name, "busy").inc()
+
+    def _score_shadow(self, slot: Slot, rows: Rows) -> None:
+        deployment = slot.deployment
+        started = time.perf_counter()
+        try:
+            frame = build_frame(self.ws, deployment, rows)
+            prediction, proba = score(deployment, frame)
+            latency_us = int((time.perf_counter() - started) * 1e6)
+            self._record(deployment, "shadow", rows, prediction, proba, latency_us)
+        except Exception as exc:  # the shadow never fails a request; it is counted
+            self.metrics.shadow_skipped.labels(slot.name, "failed").inc()
+            logger.warning(
+                "shadow %s failed on request %s: %s", slot.ref, current_request_id(), exc
+            )
+
+
+def predict_routes(
+    service: PredictionService, edge: Edge, *, auth: Auth | None = None
+) -> list[Route]:
+    """The predict route of ``service`` (for :func:`weekend.serving.create_app`)."""
+    ws = service.ws
+    local: bool | None = None
+
+    def runs_inline(size: int) -> bool:
+        nonlocal local
+        if size > edge.inline_bytes:
+            return False
+        if local is None:
+            local = ws.catalog.dialect == "sqlite" and ws.features.online_store.local
+        return local
+
+    async def predict(request: Request) -> Response:
+        if auth is not None:
+            waiting = auth(request, "predict")
+            if waiting is not None:
+                await waiting
+        target, _ = service.models.target(request.path_params["name"])
+        raw = await request.body()  # the edge's streamed limit bounds it
+        header = request.headers.get(ROUTING_HEADER)
+        if runs_inline(len(raw)):
+            return json_response(service.predict(target, raw, header))
+        return json_response(await edge.pool.run(service.predict, target, raw, header))
+
+    return [Route("/v1/models/{name}/predict", predict, methods=["POST"], name="models_predict")]
+
+
+__all__ = [
+    "ROUTING_HEADER",
+    "PredictionLogLike",
+    "PredictionService",
+    "build_frame",
+    "predict_routes",
+    "score",
+]
