@@ -32,7 +32,12 @@ from sklearn.ensemble import (
     StackingClassifier,
 )
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.neighbors import KernelDensity, KNeighborsClassifier, KNeighborsRegressor
+from sklearn.neighbors import (
+    KernelDensity,
+    KNeighborsClassifier,
+    KNeighborsRegressor,
+    LocalOutlierFactor,
+)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import SplineTransformer
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
@@ -432,6 +437,7 @@ def _legit(rng: np.random.Generator) -> list[tuple[str, Any, Any, Any]]:
             target,
         ),
         ("kernel density", KernelDensity(), filled, None),
+        ("local outlier factor", LocalOutlierFactor(novelty=True), filled, None),
         ("splines", make_pipeline(SplineTransformer(extrapolation="periodic"), Ridge()), x, None),
         ("calibrated tree", CalibratedClassifierCV(DecisionTreeClassifier()), filled, binary),
     ]
