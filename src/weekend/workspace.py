@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the services load when first used: ``import weekend`` stays
     from weekend.artifacts.gc import GcReport
     from weekend.data.datasets import Datasets
     from weekend.features.store import FeatureStore
+    from weekend.predictions.logs import PredictionLogs
     from weekend.registry.models import Models
     from weekend.tracking.experiments import Experiments
     from weekend.tracking.runs import Runs
@@ -81,6 +82,13 @@ class Workspace:
 
         return FeatureStore(self.catalog, self.settings, datasets=self.datasets)
 
+    @cached_property
+    def predictions(self) -> PredictionLogs:
+        """The prediction log: open logs, scan them with feedback, prune (docs/serving.md)."""
+        from weekend.predictions.logs import PredictionLogs
+
+        return PredictionLogs(self.catalog, self.artifacts, self.settings)
+
     def gc(self, *, grace: float | str = "1h", dry_run: bool = False) -> GcReport:
         """Remove crash leftovers older than ``grace``: the artifact store's temporary files,
         blobs no catalog row references, scratch folders (``weekend gc``; docs/operations.md).
@@ -93,6 +101,8 @@ class Workspace:
 
     def close(self) -> None:
         """Flush pending writes and release connections."""
+        if "predictions" in self.__dict__:
+            self.predictions.close()
         if "features" in self.__dict__:
             self.features.close()
         if "runs" in self.__dict__:
