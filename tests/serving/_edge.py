@@ -64,7 +64,9 @@ def error_of(body: Any) -> dict[str, Any]:
     """The error of a JSON error body, after checking the body's shape."""
     assert set(body) == {"error"}, body
     error: dict[str, Any] = body["error"]
-    assert set(error) == {"type", "message", "field", "request_id"}, error
+    assert set(error) - {"errors"} == {"type", "message", "field", "request_id"}, error
+    for item in error.get("errors", []):  # per-field errors (422 from a signature check)
+        assert set(item) == {"field", "message"}, item
     assert isinstance(error["type"], str)
     assert isinstance(error["message"], str)
     assert error["field"] is None or isinstance(error["field"], str)

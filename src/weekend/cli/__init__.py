@@ -12,6 +12,7 @@ from weekend.cli.features import features_app
 from weekend.cli.gc import gc
 from weekend.cli.models import models_app, predict
 from weekend.cli.runs import experiments_app, runs_app
+from weekend.cli.serve import serve
 
 app = typer.Typer(
     cls=WeekendGroup,  # errors become messages and exit codes inside the app
@@ -43,6 +44,7 @@ app.add_typer(features_app, name="features")
 app.add_typer(models_app, name="models")
 app.command("predict")(predict)
 app.command("gc")(gc)
+app.command("serve")(serve)
 
 
 @app.command("init")

@@ -1,11 +1,14 @@
-"""weekend's one HTTP edge: the app factory, its middleware, its error table and work pool.
+"""weekend's one HTTP edge and the prediction service on it.
 
-``create_app(ws)`` serves a workspace over HTTP (Starlette; run it with uvicorn). Every route
-shares the same edge: request ids (``X-Request-ID``), ``Server-Timing``, a body limit checked
-while the body streams, one table from weekend's error classes to HTTP statuses
-(:data:`ERROR_STATUS`) with one JSON error body, a last-resort 500 that logs its traceback
-once, and a bounded :class:`WorkPool` for the work whose cost grows with the request.
-See ``docs/serving.md``.
+``create_app(ws, models=["flight-delay@champion"])`` serves a workspace over HTTP (Starlette;
+run it with uvicorn, or ``weekend serve``). Every route shares the same edge: request ids
+(``X-Request-ID``), ``Server-Timing``, a body limit checked while the body streams, one table
+from weekend's error classes to HTTP statuses (:data:`ERROR_STATUS`) with one JSON error body,
+a last-resort 500 that logs its traceback once, Prometheus metrics, and a bounded
+:class:`WorkPool` for the work whose cost grows with the request. The prediction service adds
+``POST /v1/models/{name}/predict`` (validation from the signature, online features, canary,
+shadow, hot reload), ``/health``, ``/ready``, ``/metrics`` and ``/openapi.json``. See
+``docs/serving.md``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from weekend.serving._errors import (
     ERROR_STATUS,
     MalformedRequestError,
     PayloadTooLargeError,
+    RequestValidationError,
     ServiceBusyError,
     error_body,
     error_response,
@@ -24,18 +28,26 @@ from weekend.serving._features import MAX_ENTITIES, MAX_FEATURES, feature_routes
 from weekend.serving._json import iso_ns
 from weekend.serving._middleware import current_request_id
 from weekend.serving._pool import WorkPool
+from weekend.serving._rows import MAX_ROWS
+from weekend.serving._schema import MAX_ERRORS
+from weekend.serving._serve import ServeConfig, build_app
 
 __all__ = [
     "ERROR_STATUS",
     "INLINE_BYTES",
     "MAX_BODY_BYTES",
     "MAX_ENTITIES",
+    "MAX_ERRORS",
     "MAX_FEATURES",
+    "MAX_ROWS",
     "Edge",
     "MalformedRequestError",
     "PayloadTooLargeError",
+    "RequestValidationError",
+    "ServeConfig",
     "ServiceBusyError",
     "WorkPool",
+    "build_app",
     "create_app",
     "current_request_id",
     "error_body",

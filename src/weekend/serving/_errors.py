@@ -56,10 +56,10 @@ class RequestValidationError(DataValidationError):
     """
 
     def __init__(
-        self, message: str, errors: list[dict[str, str]], *, field: str | None = None
+        self, message: str, errors: list[dict[str, str]] | None = None, *, field: str | None = None
     ) -> None:
         super().__init__(message, field=field)
-        self.errors = errors
+        self.errors: list[dict[str, str]] = errors or []
 
 
 class ServiceBusyError(WeekendError):
@@ -70,6 +70,14 @@ class ServiceBusyError(WeekendError):
         self.retry_after = retry_after
 
 
+class AuthenticationError(WeekendError):
+    """No valid token: missing, malformed, unknown, expired or revoked (HTTP 401)."""
+
+
+class PermissionDeniedError(WeekendError):
+    """A valid token without the role the route needs (HTTP 403)."""
+
+
 ERROR_STATUS: Mapping[type[WeekendError], int] = MappingProxyType(
     {
         # raised by the edge itself
@@ -77,6 +85,8 @@ ERROR_STATUS: Mapping[type[WeekendError], int] = MappingProxyType(
         PayloadTooLargeError: 413,
         RequestValidationError: 422,
         ServiceBusyError: 503,
+        AuthenticationError: 401,
+        PermissionDeniedError: 403,
         # the request is wrong: the client can fix it
         UserInputError: 422,
         InvalidNameError: 422,
@@ -146,6 +156,8 @@ def weekend_error_response(exc: WeekendError, request_id: str | None) -> Respons
     headers = None
     if isinstance(exc, ServiceBusyError):
         headers = {"Retry-After": str(exc.retry_after)}
+    elif isinstance(exc, AuthenticationError):
+        headers = {"WWW-Authenticate": 'Bearer realm="weekend"'}
     return error_response(
         status_for(exc),
         type(exc).__name__,
@@ -168,8 +180,10 @@ def http_error_response(
 
 __all__ = [
     "ERROR_STATUS",
+    "AuthenticationError",
     "MalformedRequestError",
     "PayloadTooLargeError",
+    "PermissionDeniedError",
     "RequestValidationError",
     "ServiceBusyError",
     "error_body",

@@ -251,10 +251,17 @@ class RowSchema:
         text = f"missing column {column.name!r} ({column.expected()})"
         if values is None:
             return [(-1, f"{text}: no row has it")]
-        rows = [i for i, v in enumerate(values) if v is MISSING]
-        if len(rows) == count:
+        present = [i for i, v in enumerate(values) if v is not MISSING]
+        if not present:
             return [(-1, f"{text}: no row has it")]
-        return [(i, text) for i in rows]
+        problems: Problems = []
+        try:  # the values the other rows have are checked too
+            column.build([values[i] for i in present], problems)
+        except (TypeError, ValueError, OverflowError):
+            problems = []
+        found = {i: text for i, v in enumerate(values) if v is MISSING}
+        found.update({present[j]: message for j, message in problems if j >= 0})
+        return sorted(found.items())
 
 
 def _raise(errors: list[dict[str, str]], count: int) -> None:
