@@ -108,6 +108,10 @@ def _when(value: object, field: str) -> int:
         raise InvalidValueError(str(exc), field=field) from None
 
 
+def _at(field: str, key: str) -> str:
+    return f"{field}.{key}" if field else key
+
+
 def _item(model: str, item: object, field: str) -> dict[str, Any]:
     if not isinstance(item, Mapping):
         raise InvalidValueError(
@@ -118,42 +122,43 @@ def _item(model: str, item: object, field: str) -> dict[str, Any]:
     if unknown:
         raise InvalidValueError(
             f"unknown field {unknown[0]!r:.60}; expected {', '.join(sorted(_FIELDS))}",
-            field=f"{field}.{unknown[0]}"[:200],
+            field=_at(field, unknown[0])[:200],
         )
     request_id, row_key = item.get("request_id"), item.get("row_key")
     if (request_id is None) == (row_key is None):
         raise InvalidValueError(
             "name the prediction by request_id (and row) or by row_key, exactly one of them",
-            field=f"{field}.request_id",
+            field=_at(field, "request_id"),
         )
     row = item.get("row", 0)
     if type(row) is not int or not 0 <= row < 2**31:
         raise InvalidValueError(
             f"must be the row's position in its request (0, 1, ...), got {row!r:.60}",
-            field=f"{field}.row",
+            field=_at(field, "row"),
         )
     if row and row_key is not None:
         raise InvalidValueError(
-            "row goes with request_id; a row_key names one row already", field=f"{field}.row"
+            "row goes with request_id; a row_key names one row already", field=_at(field, "row")
         )
     return {
         "model": model,
         "request_id": None
         if request_id is None
-        else _text(request_id, f"{field}.request_id", MAX_REQUEST_ID),
+        else _text(request_id, _at(field, "request_id"), MAX_REQUEST_ID),
         "row": row,
-        "row_key": None if row_key is None else _text(row_key, f"{field}.row_key", MAX_TEXT),
-        "label_json": orjson.dumps(_label(item.get("label"), f"{field}.label")).decode(),
-        "label_ts": _when(item.get("ts"), f"{field}.ts"),
+        "row_key": None if row_key is None else _text(row_key, _at(field, "row_key"), MAX_TEXT),
+        "label_json": orjson.dumps(_label(item.get("label"), _at(field, "label"))).decode(),
+        "label_ts": _when(item.get("ts"), _at(field, "ts")),
     }
 
 
 def check_feedback(
     model: str, items: Mapping[str, Any] | Sequence[Mapping[str, Any]], *, name: str = "items"
 ) -> list[dict[str, Any]]:
-    """Catalog rows for ``items`` (one mapping or a list of them), every one checked first."""
+    """Catalog rows for ``items`` (one mapping or a list of them), every one checked first.
+    Errors name ``<name>[i].<field>`` in a list, the field alone for one mapping."""
     if isinstance(items, Mapping):
-        return [_item(model, items, name) | {"created_at": now_ms()}]
+        return [_item(model, items, "") | {"created_at": now_ms()}]
     if not isinstance(items, list | tuple):
         raise InvalidValueError(
             f"must be a label (an object) or a list of them, got {type(items).__name__}",

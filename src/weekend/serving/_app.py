@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 from weekend.core.errors import InvalidValueError
 from weekend.serving._errors import http_error_response
 from weekend.serving._features import feature_routes
+from weekend.serving._feedback import feedback_routes
 from weekend.serving._metrics import MetricsMiddleware, ServiceMetrics
 from weekend.serving._middleware import EdgeMiddleware, current_request_id
 from weekend.serving._models import Deployment, ModelSet, Slot
@@ -108,6 +109,7 @@ def create_app(
         _watch_versions(served, metrics)
         service = PredictionService(ws, served, edge, metrics, log=prediction_log, row_key=row_key)
         app_routes += predict_routes(service, edge, auth=auth)
+        app_routes += feedback_routes(ws, edge, auth=auth)
     elif canary or shadow:
         raise InvalidValueError("canary and shadow need models= to serve")
     if prediction_log is not None:
