@@ -95,7 +95,7 @@ def _log_of(ws: Workspace, config: ServeConfig) -> Any:
     predictions = getattr(ws, "predictions", None)
     if predictions is None:
         return None
-    opener = getattr(predictions, "log", None)
+    opener = getattr(predictions, "open_log", None)
     return opener() if callable(opener) else None
 
 
