@@ -13,6 +13,7 @@ from weekend.cli.gc import gc
 from weekend.cli.models import models_app, predict
 from weekend.cli.runs import experiments_app, runs_app
 from weekend.cli.serve import serve
+from weekend.cli.tokens import tokens_app
 
 app = typer.Typer(
     cls=WeekendGroup,  # errors become messages and exit codes inside the app
@@ -42,6 +43,7 @@ app.add_typer(experiments_app, name="experiments")
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 app.add_typer(models_app, name="models")
+app.add_typer(tokens_app, name="tokens")
 app.command("predict")(predict)
 app.command("gc")(gc)
 app.command("serve")(serve)

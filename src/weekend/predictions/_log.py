@@ -378,6 +378,21 @@ class PredictionLog:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def pending(self) -> int:
+        """Rows appended and not written yet (for metrics)."""
+        return self._count
+
+    @property
+    def dropped(self) -> int:
+        """Rows dropped since the log opened: buffer full, or not convertible (for metrics)."""
+        return self._stats["dropped_full"] + self._stats["dropped_invalid"]
+
+    @property
+    def lag_seconds(self) -> float:
+        """Age of the oldest row not written yet, 0 when none waits (for metrics)."""
+        return self.stats().lag_seconds
+
     def stats(self) -> LogStats:
         """A snapshot of the counters (for metrics: lag, drops, failures)."""
         with self._lock:
