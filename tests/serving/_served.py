@@ -113,7 +113,7 @@ ENTITY_ROWS = pd.DataFrame(
 
 def register_driver_model(ws: Workspace) -> pd.DataFrame:
     """Apply the driver views (one on-demand), build the training set offline, train and
-    register ``driver-risk@champion`` with the views it read, materialize until h6.
+    register ``driver-risk@champion`` with the views it read, materialize h0 to h6.
     Returns the training set."""
     stats_frame().to_parquet(ws.root / "stats.parquet")
     ws.features.apply([stats_view(), tip_view()])
@@ -128,7 +128,7 @@ def register_driver_model(ws: Workspace) -> pd.DataFrame:
         features=train.attrs["weekend_feature_views"],
     )
     ws.models.set_alias("driver-risk", 1, "champion")
-    ws.features.materialize(end=hours(6))
+    ws.features.materialize(start=hours(0), end=hours(6))
     return train
 
 
