@@ -25,6 +25,7 @@ Guarantees and policies:
 from __future__ import annotations
 
 import atexit
+import concurrent.futures.thread  # noqa: F401  (see _close_all)
 import logging
 import math
 import os
@@ -405,6 +406,9 @@ class PredictionLog:
 
 
 def _close_all() -> None:
+    """At exit, write what every open log holds. ``concurrent.futures.thread`` is imported
+    with this module because writing may import pandas (through pyarrow), which imports it,
+    and it cannot register its own exit hook once the interpreter is shutting down."""
     for prediction_log in list(_OPEN):
         try:
             prediction_log.close()

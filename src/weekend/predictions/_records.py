@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from weekend.core.errors import InvalidValueError
+from weekend.core.errors import InvalidNameError, InvalidValueError
 from weekend.core.names import validate_name
 
 ROUTES = ("primary", "canary", "shadow")
@@ -188,7 +188,11 @@ def _known_kinds(record: dict[str, Any], field: str, kinds: dict[tuple[str, int]
     except TypeError:  # an unhashable model or version: refused just below
         known = None
     if known is None:
-        model = validate_name(record["model"], f"{field}.model (a model name)")
+        try:
+            model = validate_name(record["model"], f"{field}.model (a model name)")
+        except InvalidNameError as exc:
+            exc.field = f"{field}.model"
+            raise
         version = _int(record["version"], f"{field}.version", 1, 2**31 - 1)
         known = kinds.setdefault((model, version), {})
     return known
