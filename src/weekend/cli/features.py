@@ -295,17 +295,24 @@ def training_set(
         views = ws.features.versions_of(chosen)
     if output is not None:
         _write_table(table, output)
+    _print_training_set(table, views, output, as_json)
+
+
+def _print_training_set(
+    table: Any, views: dict[str, int], output: Path | None, as_json: bool
+) -> None:
     metadata = table.schema.metadata or {}
     dataset = metadata.get(b"weekend.dataset", b"").decode() or None
-    summary = {
-        "rows": table.num_rows,
-        "columns": table.column_names,
-        "feature_views": views,
-        "output": None if output is None else str(output),
-        "dataset": dataset,
-    }
     if as_json:
-        print_json(summary)
+        print_json(
+            {
+                "rows": table.num_rows,
+                "columns": table.column_names,
+                "feature_views": views,
+                "output": None if output is None else str(output),
+                "dataset": dataset,
+            }
+        )
         return
     where = [f"wrote {output}"] if output is not None else []
     where += [f"registered {dataset}"] if dataset else []
