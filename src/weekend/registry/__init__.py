@@ -6,7 +6,8 @@ They load on first use. Grouped:
 - the service and its records: :class:`Models` (``ws.models``), :class:`ModelVersion`,
   :class:`RegisteredModel`, :class:`AliasEvent`, :data:`ModelRef`;
 - loading and predicting: :class:`LoadedVersion`, :class:`BatchResult`,
-  :class:`PackageVersionWarning`;
+  :class:`PackageVersionWarning`; the compiled fast path (``loaded.compiled()``):
+  :class:`CompiledModel`, :class:`CompileCheck`, :class:`Attempt`;
 - signatures: :class:`Signature`, :class:`ColumnSpec`, :class:`OutputSpec`,
   :func:`infer_signature`;
 - evaluations and promotion: :class:`Evaluation`, :class:`GateResult`, :class:`SliceResult`,
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 from weekend.core.lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from weekend.registry._compiled import Attempt, CompileCheck, CompiledModel
     from weekend.registry._evaluate import Evaluation, GateResult, Scores, SliceResult
     from weekend.registry._flavors import (
         FORMAT_VERSION,
@@ -56,8 +58,11 @@ _SIGNATURE = "weekend.registry._signature"
 
 _LAZY = {
     "AliasEvent": _RECORDS,
+    "Attempt": "weekend.registry._compiled",
     "BatchResult": "weekend.registry._predict",
     "ColumnSpec": _SIGNATURE,
+    "CompileCheck": "weekend.registry._compiled",
+    "CompiledModel": "weekend.registry._compiled",
     "Evaluation": _EVALUATE,
     "FORMAT_VERSION": _FLAVORS,
     "Flavor": _FLAVORS,
@@ -91,8 +96,11 @@ _LAZY = {
 __all__ = [
     "FORMAT_VERSION",
     "AliasEvent",
+    "Attempt",
     "BatchResult",
     "ColumnSpec",
+    "CompileCheck",
+    "CompiledModel",
     "Evaluation",
     "Flavor",
     "FlavorInfo",

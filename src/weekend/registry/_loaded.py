@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,10 @@ import pandas as pd
 from weekend.core.errors import DataValidationError, InvalidValueError
 from weekend.registry._flavors import LoadedModel
 from weekend.registry._records import ModelVersion
+
+if TYPE_CHECKING:
+    from weekend.registry._compile import CompileSlot
+    from weekend.registry._compiled import CompileCheck, CompiledModel
 
 Array = np.ndarray[Any, Any]
 PREDICTION = "prediction"
@@ -58,6 +62,7 @@ class LoadedVersion:
         *,
         flavor: str,
         folder: Path | None = None,
+        compile_slot: CompileSlot | None = None,
     ) -> None:
         self.version = version
         """The :class:`ModelVersion` it was loaded from."""
@@ -73,6 +78,7 @@ class LoadedVersion:
         self._validate = None if self.signature is None else self.signature.validate
         # labels from the probabilities (one model pass) where the flavor says they agree
         self._argmax = self.has_proba and model.labels_follow_proba
+        self._compile_slot = compile_slot
 
     def __repr__(self) -> str:
         return f"LoadedVersion({self.ref!r}, flavor={self.flavor!r})"
@@ -118,6 +124,32 @@ class LoadedVersion:
         out = self.model.predict_proba(frame)
         assert out is not None  # has_proba
         return out
+
+    # -- the compiled fast path --------------------------------------------------------------
+
+    def compiled(self, *, probe: Sequence[pd.DataFrame] = ()) -> CompiledModel | None:
+        """The model compiled for serving and checked against this one, or ``None`` when no
+        backend reproduces it (then :attr:`compile_check` says why); compiled on the first
+        call for the package in this process, which takes a fraction of a second, and shared
+        by every later load. ``probe``: frames of rows the check must also pass (the input
+        example, recent requests); used only by the call that compiles. See
+        ``docs/registry.md``, "The compiled fast path"."""
+        from weekend.registry._compile import CompileSlot
+        from weekend.registry._package import manifest_key
+
+        if self._compile_slot is None:
+            key = manifest_key(self.version.manifest or {})
+            self._compile_slot = CompileSlot(key, None)
+        if isinstance(probe, pd.DataFrame):
+            probe = [probe]
+        return self._compile_slot.get(
+            self.model, self.signature, lambda: self.version.profile, probe
+        )
+
+    @property
+    def compile_check(self) -> CompileCheck | None:
+        """The check of :meth:`compiled` (``None`` until it has run)."""
+        return None if self._compile_slot is None else self._compile_slot.check
 
     # -- columns for batch outputs ----------------------------------------------------------
 

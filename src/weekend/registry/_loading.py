@@ -19,6 +19,7 @@ from weekend.registry._records import ModelVersion, to_json
 
 if TYPE_CHECKING:
     from weekend.artifacts import ArtifactStore
+    from weekend.registry._compile import CompileSlot
     from weekend.registry._flavors import LoadedModel
     from weekend.registry._package import Manifest
 
@@ -49,6 +50,8 @@ class ModelLoader:
         self._cache_root = cache_root
         self._size = size
         self._models: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
+        self._slots: dict[tuple[str, str], CompileSlot] = {}  # compiled forms of _models
+        self._compiled_root = cache_root.parent / "compiled"  # checks, by package hash
         self._checked: set[str] = set()  # requirement sets found compatible
         self._lock = threading.Lock()
 
@@ -56,6 +59,7 @@ class ModelLoader:
         self, version: ModelVersion, *, trusted: bool, flavor: str | None, cache: bool
     ) -> LoadedVersion:
         """See :meth:`weekend.registry.Models.load`."""
+        from weekend.registry._compile import CompileSlot
         from weekend.registry._flavors import load_model
         from weekend.registry._package import (
             check_manifest,
@@ -76,18 +80,26 @@ class ModelLoader:
         key = (manifest_key(manifest), prefix)
         with self._lock:
             model = self._models.get(key) if cache else None
+            slot = self._slots.get(key) if cache else None
             if model is not None:
                 self._models.move_to_end(key)
-        if model is None:
+        if model is None or slot is None:
             info = read_flavor_info(folder, manifest, prefix)
             model = load_model(folder / prefix if prefix else folder, info, trusted=trusted)
+            record = self._compiled_root if not prefix else None  # exports are not compiled
+            slot = CompileSlot(key[0], record)
             if cache:
                 with self._lock:
                     self._models[key] = model
+                    self._slots[key] = slot
                     while len(self._models) > self._size:
-                        self._models.popitem(last=False)
+                        self._slots.pop(self._models.popitem(last=False)[0], None)
         return LoadedVersion(
-            version, model, flavor=model.flavor or version.flavor, folder=folder / prefix
+            version,
+            model,
+            flavor=model.flavor or version.flavor,
+            folder=folder / prefix,
+            compile_slot=slot,
         )
 
     def _check_packages(self, requirements: dict[str, str]) -> None:
