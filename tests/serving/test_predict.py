@@ -3,6 +3,7 @@ every kind of bad input answered with its status and per-field errors (never a 5
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -10,8 +11,9 @@ import orjson
 import pandas as pd
 import pytest
 from _edge import TestClient, error_of
-from _served import FEATURES, ListLog, _flights_template, flights, flights_ws
+from _served import FEATURES, ListLog, _flights_template, flight_model, flights, flights_ws
 
+from weekend.registry import Signature, infer_signature
 from weekend.serving import MAX_ROWS, create_app
 from weekend.workspace import Workspace
 
@@ -180,17 +182,29 @@ def test_malformed_bodies_get_400_or_422_naming_the_field(
     assert error_of(answer.json())["field"] == field
 
 
+def _nullable_distance(ws: Workspace) -> None:
+    """``lenient/1``: the flight model with a signature that lets ``distance`` be null."""
+    train = flights(200)
+    model = flight_model().fit(train[FEATURES], train["delayed"])
+    inferred = infer_signature(train[FEATURES], model)
+    inputs = tuple(
+        dataclasses.replace(c, nullable=True) if c.name == "distance" else c
+        for c in inferred.inputs
+    )
+    ws.models.register(model, "lenient", signature=Signature(inputs, inferred.output))
+    ws.models.set_alias("lenient", 1, "prod")
+
+
 def test_a_model_that_refuses_the_values_is_a_422_not_a_500(flights_ws: Workspace) -> None:
-    """A float column is nullable (NaN is a float), but LogisticRegression takes no NaN."""
+    """The signature lets distance be null, but LogisticRegression takes no NaN."""
+    _nullable_distance(flights_ws)
     row = {**_rows(1)[0], "distance": None}
-    with _client(flights_ws) as http:
-        answer = http.post(PREDICT, json=[row])
+    with TestClient(create_app(flights_ws, models=["lenient@prod"])) as http:
+        answer = http.post("/v1/models/lenient/predict", json=[row])
     assert answer.status_code == 422
     error = error_of(answer.json())
     assert error["type"] == "UserCodeError"
-    assert error["message"].startswith(
-        "model flight-delay/1 could not score these rows: ValueError"
-    )
+    assert error["message"].startswith("model lenient/1 could not score these rows: ValueError")
 
 
 def test_the_prediction_log_gets_one_record_per_row(flights_ws: Workspace) -> None:
@@ -232,20 +246,24 @@ def test_metrics_count_requests_rows_and_versions(flights_ws: Workspace) -> None
 
 
 def test_health_ready_and_openapi(flights_ws: Workspace) -> None:
-    with _client(flights_ws) as http:
+    _nullable_distance(flights_ws)
+    app = create_app(flights_ws, models=["flight-delay@champion", "lenient@prod"])
+    with TestClient(app) as http:
         assert http.get("/health").json() == {"status": "ok"}
         ready = http.get("/ready").json()
         document = http.get("/openapi.json").json()
     assert ready["ready"] is True
-    assert ready["models"] == [
-        {"ref": "flight-delay@champion", "version": 1, "alias": "champion", "problem": None,
-         "features": None}
-    ]  # fmt: skip
+    assert ready["models"][0] == {
+        "ref": "flight-delay@champion", "version": 1, "alias": "champion", "problem": None,
+        "features": None,
+    }  # fmt: skip
     row = document["components"]["schemas"]["flight-delay.v1.row"]
     assert row["required"] == FEATURES
     assert row["properties"]["origin"]["enum"] == ["EWR", "JFK", "LGA"]
     assert row["properties"]["dep_hour"]["type"] == "integer"
-    assert row["properties"]["distance"]["type"] == ["number", "null"]
+    assert row["properties"]["dep_hour"]["maximum"] == 2**63 - 1
+    lenient = document["components"]["schemas"]["lenient.v1.row"]
+    assert lenient["properties"]["distance"]["type"] == ["number", "null"]
     assert row["properties"]["carrier"]["type"] == "string"
     assert "/v1/models/flight-delay/predict" in document["paths"]
     assert "/v1/models/flight-delay@champion/predict" in document["paths"]

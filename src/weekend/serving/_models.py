@@ -12,7 +12,10 @@ what serving it needs: the row schema from its signature, the plan of its online
 A request reads the slot's deployment once, so it is served by one version from start to
 end. :class:`ModelSet` watches the aliases (one catalog read per model every
 ``reload_seconds``), loads a moved alias's new version in its watcher thread and swaps it in
-with one attribute write: requests never wait for a load and never see half a model.
+with one attribute write: requests never wait for a load and never see half a model. A
+version that cannot be loaded (damaged, refused as unsafe, missing packages) leaves the old
+one serving; the slot's ``problem`` says why (``/ready`` shows it), and the load is tried
+again after :data:`RETRY_SECONDS` or when the alias moves again.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -34,6 +38,8 @@ if TYPE_CHECKING:
     from weekend.workspace import Workspace
 
 logger = logging.getLogger("weekend.serving")
+RETRY_SECONDS = 60.0
+"""A version that failed to load is tried again after this long (or when the alias moves)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,8 @@ class Slot:
         """Swapped whole by the watcher; read it once per request."""
         self.problem: str | None = None
         """Why the slot does not follow its alias now (the alias was deleted, a load failed)."""
+        self.failed: tuple[int, float] | None = None
+        """(version, when) of the last failed load: retried after RETRY_SECONDS."""
 
     def __repr__(self) -> str:
         return f"Slot({self.ref!r}, version={self.deployment.version})"
@@ -108,7 +116,7 @@ def parse_canary(text: str) -> tuple[str | None, str, float]:
         value = float(number) / 100
     except ValueError:
         value = -1.0
-    if not sep or not 0 < value <= 1:
+    if not sep or not target.strip() or not 0 < value <= 1:
         raise InvalidValueError(
             f"canary must be [NAME@]ALIAS=PERCENT, with a percent above 0 and at most 100 "
             f"(challenger=10%), got {text!r:.80}"
@@ -207,11 +215,11 @@ class ModelSet:
             )
         return slot, False
 
-    def route(self, slot: Slot, key: Callable[[], str]) -> tuple[Slot, str]:
-        """(the slot that answers, ``primary`` or ``canary``) for a request to ``slot``."""
-        canary = self.canaries.get(slot.name)
-        primary = canary is not None and self.primary.get(slot.name) is slot
-        if primary and canary is not None and bucket(key()) < canary.share:
+    def route(self, slot: Slot, key: Callable[[], str], *, explicit: bool) -> tuple[Slot, str]:
+        """(the slot that answers, ``primary`` or ``canary``) for a request to ``slot``;
+        a request that named its alias (``explicit``) is never split."""
+        canary = None if explicit else self.canaries.get(slot.name)
+        if canary is not None and bucket(key()) < canary.share:
             return canary.slot, "canary"
         return slot, "primary"
 
@@ -241,17 +249,22 @@ class ModelSet:
         if version == slot.deployment.version:
             slot.problem = None
             return 0
+        failed = slot.failed
+        recent = failed is not None and time.monotonic() - failed[1] < RETRY_SECONDS
+        if recent and failed is not None and failed[0] == version:
+            return 0
         try:
             new = deploy(self._ws, f"{slot.name}/{version}", slot.alias, trusted=self._trusted)
         except Exception as exc:  # a bad version must not stop the watcher: keep serving
             slot.problem = f"cannot load {slot.name}/{version} for {slot.ref}: {exc}"
+            slot.failed = (version, time.monotonic())
             logger.error("%s; still serving version %s", slot.problem, slot.deployment.version)
             for hook in self.on_swap:
                 hook(slot, None)
             return 0
         old = slot.deployment
         slot.deployment = new
-        slot.problem = None
+        slot.problem = slot.failed = None
         logger.info("%s moved: version %s -> %s", slot.ref, old.version, new.version)
         for hook in self.on_swap:
             hook(slot, old)

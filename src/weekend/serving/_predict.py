@@ -121,11 +121,15 @@ class PredictionService:
 
         return key
 
-    def predict(self, target: Slot, raw: bytes, header_key: str | None) -> bytes:
-        """The whole request, from body bytes to answer bytes."""
+    def predict(
+        self, target: Slot, raw: bytes, header_key: str | None, *, explicit: bool = False
+    ) -> bytes:
+        """The whole request, from body bytes to answer bytes (``explicit``: the path named
+        the alias, so the canary does not apply)."""
         started = time.perf_counter()
         rows = parse_rows(raw)
-        slot, route = self.models.route(target, self._key(rows, header_key))
+        key = self._key(rows, header_key)
+        slot, route = self.models.route(target, key, explicit=explicit)
         deployment = slot.deployment  # read once: one version answers the whole request
         frame = build_frame(self.ws, deployment, rows)
         prediction, proba = score(deployment, frame)
@@ -199,6 +203,7 @@ class PredictionService:
         out = []
         for i in range(rows.count):
             record = dict(common)
+            record["row"] = i
             for name, values in inputs.items():
                 value = values[i]
                 record[name] = None if value is MISSING else value
@@ -250,12 +255,13 @@ def predict_routes(
             waiting = auth(request, "predict")
             if waiting is not None:
                 await waiting
-        target, _ = service.models.target(request.path_params["name"])
+        target, explicit = service.models.target(request.path_params["name"])
         raw = await request.body()  # the edge's streamed limit bounds it
         header = request.headers.get(ROUTING_HEADER)
         if runs_inline(len(raw)):
-            return json_response(service.predict(target, raw, header))
-        return json_response(await edge.pool.run(service.predict, target, raw, header))
+            return json_response(service.predict(target, raw, header, explicit=explicit))
+        answer = await edge.pool.run(service.predict, target, raw, header, explicit=explicit)
+        return json_response(answer)
 
     return [Route("/v1/models/{name}/predict", predict, methods=["POST"], name="models_predict")]
 
