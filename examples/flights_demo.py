@@ -180,7 +180,7 @@ def main() -> None:
                 version = run.log_model(
                     model,
                     MODEL,
-                    input_example=train[cols].head(500),
+                    input_example=train[cols],
                     datasets={
                         "training": train.attrs["weekend_dataset"],
                         "evaluation": test.attrs["weekend_dataset"],

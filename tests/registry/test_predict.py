@@ -104,7 +104,7 @@ def test_bad_input_leaves_no_output(
     broken.to_parquet(source)
     with pytest.raises(
         DataValidationError,
-        match=r"input rows 150 to 199 .*column 'carrier' must not be null.* at row 10",
+        match=r"input rows 150 to 199 .*column 'carrier' must not be null.* at row\(s\) 10",
     ):
         ws.models.predict_batch("delay", source, target, chunk_rows=50)
     assert not target.exists()

@@ -51,7 +51,7 @@ def one_row(example: pd.DataFrame, **changes: Any) -> pd.DataFrame:
 def test_infer_types_nullability_and_categories(signature: Signature) -> None:
     kinds = {c.name: (c.type, c.nullable) for c in signature.inputs}
     assert kinds == {
-        "dep_delay": ("float", True),  # NaN is a float: float columns are always nullable
+        "dep_delay": ("float", False),  # the example has no NaN there (and no model says more)
         "dep_hour": ("int", False),
         "temp": ("float", True),
         "weekend": ("bool", False),
@@ -215,12 +215,40 @@ def test_categories_aligned_and_new_ones_refused(
 
 def test_nulls_only_where_the_example_had_them(signature: Signature, example: pd.DataFrame) -> None:
     assert signature.validate(one_row(example, temp=np.nan))["temp"].isna().all()
-    assert signature.validate(one_row(example, dep_delay=np.nan))["dep_delay"].isna().all()
+    with pytest.raises(
+        DataValidationError,
+        match=r"'dep_delay' must not be null \(float64, .*example had no missing value\), "
+        r"got 1 missing value\(s\) at row\(s\) 0",
+    ):
+        signature.validate(one_row(example, dep_delay=np.nan))
     bad = example.copy()
     bad["tailnum"] = bad["tailnum"].astype(object)
-    bad.loc[3, "tailnum"] = None
-    with pytest.raises(DataValidationError, match=r"'tailnum' must not be null .* at row 3"):
+    bad.loc[[3, 5, 6, 7, 8, 9, 11], "tailnum"] = None
+    with pytest.raises(
+        DataValidationError,
+        match=r"'tailnum' must not be null .* 7 missing value\(s\) at row\(s\) 3, 5, 6, 7, 8 "
+        r"and 2 more",
+    ):
         signature.validate(bad)
+
+
+def test_floats_are_nullable_where_the_model_takes_missing_values(example: pd.DataFrame) -> None:
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import make_pipeline
+
+    x = example[["dep_delay", "dep_hour"]].fillna(0.0)
+    y = x["dep_delay"] * 2.0
+    refusing = LinearRegression().fit(x, y)
+    assert not infer_signature(x, refusing).column("dep_delay").nullable
+    for taking in (
+        HistGradientBoostingRegressor(max_iter=5),
+        make_pipeline(SimpleImputer(), LinearRegression()),
+    ):
+        signature = infer_signature(x, taking.fit(x, y))
+        assert signature.column("dep_delay").nullable
+        assert not signature.column("dep_hour").nullable  # ints hold no NaN
 
 
 def test_bad_datetimes_and_non_frames(signature: Signature, example: pd.DataFrame) -> None:

@@ -28,7 +28,8 @@ A frame that already matches is returned as it is, without a copy.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -307,10 +308,13 @@ class Signature:
             if na.any():
                 for j in np.flatnonzero(na.any(axis=0)):
                     spec = self._checks[required[j]].spec
-                    row = int(np.flatnonzero(na[:, j])[0])
+                    rows = np.flatnonzero(na[:, j])
+                    shown = ", ".join(str(int(r)) for r in rows[:5])
+                    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
                     problems.append(
                         f"column {spec.name!r} must not be null ({spec.dtype}, not nullable in the "
-                        f"signature), got a missing value at row {row}"
+                        f"signature: the input example had no missing value), got "
+                        f"{len(rows)} missing value(s) at row(s) {shown}{more}"
                     )
                 _raise(problems)
         return df
@@ -353,9 +357,10 @@ def _infer_column(name: Any, s: Series) -> ColumnSpec:
                 f"column {name!r} has dtype {dtype}, which a signature cannot describe; "
                 f"expected {', '.join(SIGNATURE_TYPES)}"
             )
-    # NaN is a float value: a float column may always hold it (models that cannot take
-    # missing values fail on them with their own error, as they would unwrapped).
-    return ColumnSpec(name, kind, str(dtype), nullable or kind == "float", categories)
+    # A column, floats included, is nullable only when the example holds a missing value:
+    # a model trained without NaN is refused NaN at predict time with the column and rows
+    # named, instead of failing inside the model. Pass a Signature to decide otherwise.
+    return ColumnSpec(name, kind, str(dtype), nullable, categories)
 
 
 def _labels_dtype(arr: np.ndarray[Any, Any]) -> str:
@@ -390,8 +395,10 @@ def infer_signature(
 ) -> Signature:
     """The signature of ``model`` from an example of its input (and optionally its output).
 
-    A float column is always nullable (NaN is a float); any other column is nullable when the
-    example holds a null in it, so pass the training frame (or a faithful sample of it).
+    A column is nullable when the example holds a missing value in it, so pass the training
+    frame (or a faithful sample of it). Float columns are nullable too when the model predicts
+    on a row whose floats are all NaN (it imputes, or handles missing values natively): the
+    signature then says what the model can take, not only what the example happened to hold.
     With a classifier the output lists its classes; without ``output`` the model predicts on
     the example to learn the output type.
     """
@@ -403,7 +410,26 @@ def infer_signature(
     if len(set(names)) != len(names):
         raise InvalidValueError(f"input_example has duplicate column names: {names!r}")
     inputs = tuple(_infer_column(name, input_example[name]) for name in names)
+    floats = [c.name for c in inputs if c.type == "float" and not c.nullable]
+    if floats and _takes_missing_floats(model, input_example, floats):
+        inputs = tuple(replace(c, nullable=True) if c.name in floats else c for c in inputs)
     return Signature(inputs, _infer_output(model, output, input_example))
+
+
+def _takes_missing_floats(model: Any, example: pd.DataFrame, floats: list[str]) -> bool:
+    """Whether ``model`` predicts on the example's first row with every float in ``floats``
+    missing (one probe; any failure or warning means no)."""
+    if model is None or not hasattr(model, "predict") or example.empty:
+        return False
+    probe = example.head(1).copy()
+    probe[floats] = np.nan
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            model.predict(probe)
+    except Exception:
+        return False
+    return True
 
 
 __all__ = ["SIGNATURE_TYPES", "ColumnSpec", "OutputSpec", "Signature", "infer_signature"]
