@@ -40,7 +40,9 @@ Runner = Callable[..., Awaitable[Any]]
 
 
 def _check(value: Any, what: str, least: float, kind: type) -> Any:
-    if isinstance(value, bool) or not isinstance(value, kind | int) or value < least:
+    """``value`` if it is an int (or a ``kind``: float) of at least ``least``, not a bool."""
+    number: float = value if type(value) in (int, kind) else least - 1
+    if number < least:
         raise InvalidValueError(f"{what} must be a number >= {least}, got {value!r:.40}")
     return value
 
