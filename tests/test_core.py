@@ -317,3 +317,20 @@ def test_wk_open_without_a_project_says_where_it_looked_and_creates_nothing(
     with pytest.raises(wk.NotFoundError, match=r"no weekend project found at or above .*scratch"):
         wk.open(folder)
     assert list(folder.iterdir()) == []
+
+
+def test_a_mistyped_project_path_inside_a_project_opens_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from weekend.cli import app
+
+    wk.init(tmp_path / "proj").close()
+    monkeypatch.chdir(tmp_path / "proj")
+    with pytest.raises(wk.NotFoundError, match=r"project folder 'typo' does not exist"):
+        wk.open("typo")
+    result = CliRunner().invoke(app, ["runs", "list", "-p", "typo"])
+    assert result.exit_code == 1
+    assert "project folder 'typo' does not exist" in result.stderr
+    assert not (tmp_path / "proj" / "typo").exists()

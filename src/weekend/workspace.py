@@ -124,6 +124,11 @@ class Workspace:
 def open_workspace(path: str | Path | None = None) -> Workspace:
     """Open the project at or above ``path`` (default: the current folder); never creates one."""
     start = Path(path) if path is not None else Path.cwd()
+    if not start.exists():  # a mistyped path must not open the project around it
+        raise NotFoundError(
+            f"project folder {str(start)!r} does not exist; create a project there with "
+            "`weekend init` or wk.init(path)"
+        )
     root = find_root(start)
     if root is None:
         raise NotFoundError(

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import typer
@@ -26,6 +26,9 @@ except ImportError:  # pragma: no cover - an older typer on click
     from click import ClickException as _UsageError  # type: ignore[assignment,no-redef]
 
 from weekend.core.errors import UserInputError, WeekendError
+
+if TYPE_CHECKING:
+    from weekend.workspace import Workspace
 
 console = Console()
 err_console = Console(stderr=True)
@@ -109,7 +112,8 @@ ProjectOption = typer.Option(
 JsonOption = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")
 
 
-def open_project(project: Path | None) -> Any:
+def open_project(project: Path | None) -> Workspace:
+    """The project at ``-p`` (or the current folder), or a message saying where none was found."""
     from weekend.workspace import open_workspace
 
     return open_workspace(project or Path.cwd())
