@@ -52,7 +52,6 @@ from weekend.predictions._records import (
     conform,
     records_table,
     split_by_version,
-    ts_us,
 )
 from weekend.predictions._segments import Segment, write_segment
 
@@ -200,7 +199,7 @@ class PredictionLog:
             if row is None:
                 key = (record["request_id"], record.get("route"))
                 row = rows[key] = rows.get(key, -1) + 1
-            entries.append((record, int(row), appended if ts is None else ts_us(ts)))
+            entries.append((record, row, appended if ts is None else ts))
         if entries:
             self._admit(entries, [], len(entries), appended)
 

@@ -198,30 +198,63 @@ def _known_kinds(record: dict[str, Any], field: str, kinds: dict[tuple[str, int]
     return known
 
 
+def _short_text(limit: int) -> Callable[[object], bool]:
+    return lambda v: type(v) is str and 0 < len(v) <= limit and "\x00" not in v
+
+
+_ROUTES = frozenset(ROUTES)
+_QUICK: dict[str, Callable[[object], bool] | None] = {
+    # a cheap test that lets the usual value through; anything else goes to _FIXED_CHECKS
+    "request_id": _short_text(MAX_REQUEST_ID),
+    "row": lambda v: type(v) is int and 0 <= v < 2**31,  # type: ignore[operator]
+    "ts": lambda v: type(v) is dt.datetime or (type(v) is int and 0 <= v <= 2**62),  # type: ignore[operator]
+    "model": None,  # checked once per model version by _known_kinds
+    "version": None,
+    "alias": lambda v: v is None or _short_text(128)(v),
+    "route": lambda v: type(v) is str and v in _ROUTES,
+    "latency_us": lambda v: v is None or (type(v) is int and 0 <= v <= 2**62),  # type: ignore[operator]
+    "row_key": lambda v: v is None or _short_text(MAX_TEXT)(v),
+}
+
+
+def _new_value(record: dict[str, Any], known: Kinds, key: str, value: object, field: str) -> None:
+    """The slow path of :func:`check_record`: a new column, or a value of an unusual type."""
+    kind = _kind_of(value, f"{field}.{key}")
+    had = known.get(key)
+    if had is None:
+        check_column_name(key, f"{field}.{key}")
+        if kind is not None:
+            known[key] = kind
+    elif kind is not None and had != kind:
+        raise _fail(
+            f"{field}.{key}",
+            f"holds {kind} values here but {had} values in earlier records of "
+            f"{record['model']} version {record['version']}; a column keeps one kind",
+        )
+
+
 def check_record(record: object, field: str, kinds: dict[tuple[str, int], Kinds]) -> None:
-    """Check one record (see module); remembers the kind of each column per model version."""
+    """Check one record (see module); remembers the kind of each column per model version.
+
+    One pass over its items, each usual value decided by one type lookup; a refusal names
+    ``<field>.<column>``."""
     if type(record) is not dict:
         raise _fail(field, f"must be a dict of column values, got {type(record).__name__}")
     known = _known_kinds(record, field, kinds)
     if "request_id" not in record:
         raise _fail(f"{field}.request_id", "is missing: every record names its request and model")
     for key, value in record.items():
-        check = _FIXED_CHECKS.get(key)
-        if check is not None:
-            check(value, f"{field}.{key}")
+        if key in _QUICK:
+            quick = _QUICK[key]
+            if quick is not None and not quick(value):
+                _FIXED_CHECKS[key](value, f"{field}.{key}")
             continue
-        kind = _kind_of(value, f"{field}.{key}")
-        had = known.get(key)
-        if had is None:
-            check_column_name(key, f"{field}.{key}")
-            if kind is not None:
-                known[key] = kind
-        elif kind is not None and had != kind:
-            raise _fail(
-                f"{field}.{key}",
-                f"holds {kind} values here but {had} values in earlier records of "
-                f"{record['model']} version {record['version']}; a column keeps one kind",
-            )
+        kind = _KIND_OF_TYPE.get(type(value), "")
+        if kind is NUM and type(value) is int and not _INT64[0] <= value <= _INT64[1]:  # type: ignore[operator]
+            _kind_of(value, f"{field}.{key}")  # raises: beyond 64 bits
+        if kind and known.get(key) is kind:
+            continue  # a value of the column's kind: the usual case
+        _new_value(record, known, key, value, field)
 
 
 def check_table(table: object, kinds: dict[tuple[str, int], Kinds]) -> pa.Table:
@@ -269,7 +302,7 @@ def _column(values: list[Any], kind: str | None) -> pa.Array:
     return pa.array(values, _ARROW_OF_KIND.get(kind or STR, pa.string()))
 
 
-Entry = tuple[dict[str, Any], int, int]  # (record, row, ts in µs)
+Entry = tuple[dict[str, Any], int, Any]  # (record, row, ts: µs or a checked datetime)
 
 
 def records_table(entries: Sequence[Entry], kinds: Kinds) -> pa.Table:
@@ -280,7 +313,9 @@ def records_table(entries: Sequence[Entry], kinds: Kinds) -> pa.Table:
     arrays: dict[str, pa.Array] = {
         "request_id": pa.array([r["request_id"] for r, _, _ in entries], pa.string()),
         "row": pa.array([row for _, row, _ in entries], pa.int32()),
-        "ts": pa.array([ts for _, _, ts in entries], pa.int64()).cast(TS_TYPE),
+        "ts": pa.array(
+            [ts if type(ts) is int else ts_us(ts) for _, _, ts in entries], pa.int64()
+        ).cast(TS_TYPE),
     }
     defaults = {"route": "primary"}
     for name in FIXED[3:]:
