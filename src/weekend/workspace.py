@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the services load when first used: ``import weekend`` stays
     from weekend.artifacts.gc import GcReport
     from weekend.data.datasets import Datasets
     from weekend.features.store import FeatureStore
+    from weekend.monitoring.service import Monitor
     from weekend.predictions.logs import PredictionLogs
     from weekend.registry.models import Models
     from weekend.tracking.experiments import Experiments
@@ -88,6 +89,15 @@ class Workspace:
         from weekend.predictions.logs import PredictionLogs
 
         return PredictionLogs(self.catalog, self.artifacts, self.settings)
+
+    @cached_property
+    def monitor(self) -> Monitor:
+        """Monitoring: drift between tables, served traffic (``docs/monitoring.md``)."""
+        from weekend.monitoring.service import Monitor
+
+        return Monitor(
+            self.catalog, self.artifacts, self.settings, datasets=self.datasets, models=self.models
+        )
 
     def gc(self, *, grace: float | str = "1h", dry_run: bool = False) -> GcReport:
         """Remove crash leftovers older than ``grace``: the artifact store's temporary files,
