@@ -17,7 +17,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from features.feature_project import hours, open_ws, stats_frame, stats_view
+from feature_project import hours, open_ws, stats_frame, stats_view
 from weekend.features import OnDemandFeatureView
 from weekend.workspace import Workspace
 
@@ -153,6 +153,7 @@ __all__ = [
     "flights",
     "flights_ws",
     "hours",
+    "open_ws",
     "register_driver_model",
     "register_flights",
     "tip_view",
