@@ -1,4 +1,10 @@
-"""Shared fixtures: seeded RNG, real PostgreSQL and Redis (skipped or failed when absent)."""
+"""Shared fixtures: seeded RNG, real PostgreSQL and Redis (skipped or failed when absent),
+projects and workspaces on each catalog backend.
+
+A test that needs an open project asks for ``ws`` (SQLite) or ``ws_any`` (SQLite and
+PostgreSQL); a test that opens the project itself (several times, or in a child process) asks
+for ``project`` and ``catalog_env`` and calls ``open_ws(project, catalog_env)``.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +15,16 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 from hypothesis import settings
 
 # Shared machines are noisy: no per-example deadline; a failure prints how to reproduce it.
+if TYPE_CHECKING:
+    from weekend.workspace import Workspace
+
 settings.register_profile("weekend", deadline=None, print_blob=True)
 settings.load_profile("weekend")
 
@@ -111,3 +121,44 @@ def project(tmp_path: Path) -> Path:
     from weekend.core.settings import init_project
 
     return init_project(tmp_path / "project")
+
+
+def open_ws(root: Path, env: dict[str, str] | None = None) -> Workspace:
+    """Open the project at ``root`` with exactly the ``WEEKEND_*`` overrides in ``env``
+    (never this process's environment, so a developer's settings cannot leak into a test)."""
+    from weekend.core.settings import load_settings
+    from weekend.workspace import Workspace
+
+    return Workspace(load_settings(root, env=env or {}))
+
+
+@pytest.fixture
+def ws(project: Path) -> Iterator[Workspace]:
+    """The ``project``, opened on its SQLite catalog; closed after the test."""
+    workspace = open_ws(project)
+    try:
+        yield workspace
+    finally:
+        workspace.close()
+
+
+CATALOGS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=CATALOGS)
+def catalog_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The ``WEEKEND_*`` overrides that put a project's catalog on one backend: SQLite is the
+    project's own file (no override), PostgreSQL a fresh database for the test."""
+    if request.param == "sqlite":
+        return {}
+    return {"WEEKEND_CATALOG_URL": request.getfixturevalue("postgres_url")}
+
+
+@pytest.fixture
+def ws_any(project: Path, catalog_env: dict[str, str]) -> Iterator[Workspace]:
+    """The ``project`` opened on SQLite and on PostgreSQL (the test runs once per catalog)."""
+    workspace = open_ws(project, catalog_env)
+    try:
+        yield workspace
+    finally:
+        workspace.close()

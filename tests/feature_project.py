@@ -1,5 +1,6 @@
-"""Shared by the feature store tests: a project with a small driver-stats source, and
-fixtures (import them into a test module: ``from feature_project import ws``)."""
+"""Shared by the feature store and serving tests: a project with a small driver-stats source,
+and fixtures (import them into a test module: ``from feature_project import ws``; that ``ws``
+replaces the conftest's for the module)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from weekend.core.settings import load_settings
+from conftest import open_ws
 from weekend.features import Entity, FeatureView
 from weekend.workspace import Workspace
 
@@ -47,17 +48,13 @@ def stats_view(**changes: object) -> FeatureView:
     return FeatureView("driver_stats", **args)  # type: ignore[arg-type]
 
 
-def open_ws(root: Path, env: dict[str, str] | None = None) -> Workspace:
-    return Workspace(load_settings(root, env=env or {}))
-
-
 @pytest.fixture
 def local_ws(project: Path) -> Iterator[Workspace]:
     """A project whose online store is SQLite, with ``stats.parquet`` at its root."""
     stats_frame().to_parquet(project / "stats.parquet")
-    ws = open_ws(project)
-    yield ws
-    ws.close()
+    workspace = open_ws(project)
+    yield workspace
+    workspace.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])

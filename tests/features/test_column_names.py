@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from feature_project import hours, open_ws
 
 import weekend as wk
+from feature_project import hours, open_ws
 from weekend.core.errors import InvalidValueError
 from weekend.workspace import Workspace
 
@@ -34,7 +34,14 @@ def ws(project: Path) -> Iterator[Workspace]:
     frame.to_csv(project / "patients.csv", index=False)
     workspace = open_ws(project)
     patient = wk.Entity("patient", join_keys=["patient id"])
-    vitals = wk.FeatureView("vitals", [patient], "patients.csv", "visit ts", features=ODD, ttl="1d")
+    vitals = wk.FeatureView(
+        "vitals",
+        [patient],
+        "patients.csv",
+        "visit ts",
+        features=ODD,  # type: ignore[arg-type]  # a list of names, typed as a mapping in src
+        ttl="1d",
+    )
     service = wk.FeatureService("odd", ["vitals:mean radius", "vitals:ratio a:b"])
     workspace.features.apply([patient, vitals, service])
     yield workspace
@@ -85,7 +92,7 @@ def test_names_that_are_not_columns_are_refused(name: object, message: str) -> N
     with pytest.raises(
         InvalidValueError, match=f"feature name in features of feature view.*{message}"
     ):
-        wk.FeatureView("v", [entity], "p.csv", "ts", features=[name])  # type: ignore[list-item]
+        wk.FeatureView("v", [entity], "p.csv", "ts", features=[name])  # type: ignore[arg-type]
 
 
 def test_a_reference_splits_at_the_first_colon() -> None:

@@ -84,7 +84,7 @@ def test_entity_normalises_and_validates() -> None:
     with pytest.raises(InvalidValueError, match="must be int64 or string, got 'float64'"):
         Entity("e", ["k"], key_types={"k": "float64"})
     with pytest.raises(InvalidValueError, match="tags of entity 'e' must map"):
-        Entity("e", ["k"], tags={"a": 1})
+        Entity("e", ["k"], tags={"a": 1})  # type: ignore[dict-item]
 
 
 # ---------------------------------------------------------------- feature views
@@ -223,13 +223,19 @@ def test_bad_on_demand_views_are_explained() -> None:
     with pytest.raises(InvalidValueError, match="must be 'pandas' or 'python'"):
         OnDemandFeatureView("p", ["v"], plus_one, features=["a"], mode="numpy")  # type: ignore[arg-type]
     with pytest.raises(InvalidValueError, match="needs at least one source view or request field"):
-        OnDemandFeatureView("p", [], plus_one, features=["a"])
+        OnDemandFeatureView("p", [], plus_one, features=["a"])  # type: ignore[arg-type]
     with pytest.raises(InvalidValueError, match="function of on-demand feature view 'p' must be"):
         OnDemandFeatureView("p", ["v"], 3, features=["a"])  # type: ignore[arg-type]
     with pytest.raises(InvalidValueError, match="needs a function"):
-        OnDemandFeatureView("p", ["v"], None, features=["a"])
+        OnDemandFeatureView("p", ["v"], None, features=["a"])  # type: ignore[arg-type]
     with pytest.raises(InvalidValueError, match="dtype of request field 'x'"):
-        OnDemandFeatureView("p", [], plus_one, features=["a"], request_schema={"x": "complex"})
+        OnDemandFeatureView(
+            "p",
+            [],
+            plus_one,
+            features=["a"],  # type: ignore[arg-type]  # a list of names, typed as a mapping
+            request_schema={"x": "complex"},
+        )
 
 
 def test_feature_services_list_references() -> None:

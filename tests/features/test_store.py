@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from feature_project import DRIVER, hours, local_ws, open_ws, stats_frame, stats_view, ws
 from pit_reference import RefRow, RefView, pit_value
 
+from feature_project import DRIVER, hours, local_ws, open_ws, stats_frame, stats_view, ws
 from weekend.core.errors import (
     ConfigurationError,
     ConflictError,
@@ -89,6 +89,7 @@ def test_apply_versions_changed_definitions_only(local_ws: Workspace) -> None:
     assert isinstance(latest, FeatureView)
     assert latest.ttl == datetime.timedelta(hours=3)
     first = fs.get_view("driver_stats", version=1)
+    assert isinstance(first, FeatureView)
     assert first.ttl == datetime.timedelta(hours=2)
     assert [r.version for r in fs.history("driver_stats")] == [1, 2]
     assert fs.get_entity("driver").join_keys == ("driver_id",)
@@ -138,7 +139,11 @@ def test_bad_applies_are_refused_before_writing(local_ws: Workspace) -> None:
     assert fs.list() == []
     fs.apply([stats_view()])
     clash = OnDemandFeatureView(
-        "driver_stats", [], score, features=["x"], request_schema={"a": "int"}
+        "driver_stats",
+        [],
+        score,
+        features=["x"],  # type: ignore[arg-type]  # a list of names, typed as a mapping in src
+        request_schema={"a": "int"},
     )
     with pytest.raises(ConflictError, match="'driver_stats' is defined both as"):
         fs.apply([clash])

@@ -14,7 +14,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.exceptions import StarletteDeprecationWarning
 
-from features.feature_project import hours, local_ws, stats_view, ws
+from feature_project import hours, local_ws, stats_view, ws
 
 with warnings.catch_warnings():  # starlette >= 1.10 prefers httpx2 but works with httpx
     warnings.simplefilter("ignore", StarletteDeprecationWarning)

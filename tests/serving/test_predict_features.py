@@ -90,7 +90,7 @@ def test_bad_keys_and_expired_features_are_422_naming_the_row(ws: Workspace) -> 
 
 
 def test_a_view_at_another_version_refuses_lookups_but_serves_full_rows(ws: Workspace) -> None:
-    from features.feature_project import stats_view
+    from feature_project import stats_view
 
     register_driver_model(ws)
     ws.features.apply([stats_view(ttl="3h")])  # driver_stats v2: not what the model was trained on
@@ -113,7 +113,7 @@ def test_a_view_at_another_version_refuses_lookups_but_serves_full_rows(ws: Work
 def test_ready_says_when_the_online_store_is_unreachable(project: object) -> None:
     from pathlib import Path
 
-    from features.feature_project import open_ws
+    from feature_project import open_ws
 
     root = Path(str(project))
     with open_ws(root) as local:

@@ -15,7 +15,7 @@ import pandas as pd
 from _edge import LiveServer, TestClient
 from _served import FEATURES, flight_model, flights
 
-from features.feature_project import open_ws
+from feature_project import open_ws
 from weekend.serving import create_app
 from weekend.workspace import Workspace
 
