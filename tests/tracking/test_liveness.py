@@ -18,8 +18,8 @@ from _catalogs import catalog_env_fixture  # noqa: F401 (the catalog_env fixture
 
 from weekend.catalog.tables import runs
 from weekend.core.ids import now_ms
+from weekend.core.process import process_start
 from weekend.core.settings import init_project, load_settings
-from weekend.tracking._sysinfo import process_start
 from weekend.workspace import Workspace
 
 NO_BEATS = {"WEEKEND_TRACKING_HEARTBEAT_INTERVAL": "3600"}  # heartbeats only when sent here

@@ -16,60 +16,25 @@ clean up after them.
 from __future__ import annotations
 
 import contextlib
-import functools
-import hashlib
 import os
 import re
 import shutil
-import socket
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from weekend.core.errors import InvalidValueError
+from weekend.core.process import machine_tag, owner_tag, pid_alive
+from weekend.core.scratch import new_scratch_dir, scratch_dir, scratch_prefix
 
 _OWNER = re.compile(r"(?P<machine>[0-9a-f]{8})-(?P<pid>[0-9]{1,10})")
 _SCRATCH = re.compile(rf"weekend-(?P<purpose>[a-z]+)\.{_OWNER.pattern}\.[A-Za-z0-9_]+")
 # Names of weekend's scratch folders before they carried an owner: judged by age alone.
 _LEGACY = re.compile(r"weekend-(register|package|duckdb|validate|features)-[a-z0-9_]{8}")
-_PURPOSE = re.compile(r"[a-z]{1,32}")
 
 LeftoverKind = Literal["tmp", "scratch", "blob"]
-
-
-@functools.cache
-def machine_tag() -> str:
-    """8 hex digits naming this machine (from its machine id, else its host name)."""
-    for candidate in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
-        with contextlib.suppress(OSError):
-            text = Path(candidate).read_text(encoding="ascii").strip()
-            if text:
-                return hashlib.sha256(text.encode()).hexdigest()[:8]
-    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
-
-
-def owner_tag() -> str:
-    """``<machine>-<pid>`` of the calling process (read at each call: forks differ)."""
-    return f"{machine_tag()}-{os.getpid()}"
-
-
-def _pid_alive(pid: int) -> bool | None:
-    """Whether a process ``pid`` runs here; ``None`` where that cannot be asked safely."""
-    if sys.platform == "win32":  # os.kill would terminate it
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists, under another user
-    except OverflowError:
-        return False
-    return True
 
 
 def held_by_live_owner(name: str) -> bool:
@@ -77,36 +42,7 @@ def held_by_live_owner(name: str) -> bool:
     match = _OWNER.search(name)
     if match is None or match["machine"] != machine_tag():
         return False
-    return _pid_alive(int(match["pid"])) is True
-
-
-def scratch_prefix(purpose: str) -> str:
-    """The ``mkdtemp`` prefix of a scratch folder for ``purpose`` (lowercase letters), for
-    code that makes its folder itself (a DuckDB session's spill folder)."""
-    if not isinstance(purpose, str) or not _PURPOSE.fullmatch(purpose):
-        raise InvalidValueError(
-            f"scratch purpose must be 1 to 32 lowercase letters, got {purpose!r:.80}"
-        )
-    return f"weekend-{purpose}.{owner_tag()}."
-
-
-def new_scratch_dir(purpose: str) -> Path:
-    """A new folder in the system's temporary folder, named for :func:`sweep_scratch`.
-
-    The caller removes it (see :func:`scratch_dir`); what a crash leaves is collected by
-    ``weekend gc`` once it is older than the grace period and its process is gone.
-    """
-    return Path(tempfile.mkdtemp(prefix=scratch_prefix(purpose)))
-
-
-@contextlib.contextmanager
-def scratch_dir(purpose: str) -> Iterator[Path]:
-    """A scratch folder (:func:`new_scratch_dir`) removed when the block ends, however."""
-    folder = new_scratch_dir(purpose)
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    return pid_alive(int(match["pid"])) is True
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from weekend.core.scratch import new_scratch_dir
 from weekend.core.sql import sql_string
 
 if TYPE_CHECKING:
@@ -45,13 +45,16 @@ def duckdb_session(
     limits: DuckLimits | None = None,
     *,
     search_path: Path | None = None,
-    prefix: str = "weekend-duckdb-",
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A private in-memory connection; ``search_path`` resolves relative file names."""
+    """A private in-memory connection; ``search_path`` resolves relative file names.
+
+    Its spill folder is a scratch folder named after this process (:mod:`weekend.core.scratch`),
+    so ``weekend gc`` removes what a killed process leaves.
+    """
     import duckdb
 
     limits = limits or DuckLimits()
-    spill = tempfile.mkdtemp(prefix=prefix)
+    spill = str(new_scratch_dir("duckdb"))
     config: dict[str, str | bool | int | float | list[str]] = {
         "temp_directory": str(Path(spill) / "spill")
     }

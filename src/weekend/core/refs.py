@@ -45,6 +45,7 @@ def parse_ref(ref: object, kind: str = "model", *, aliases: bool = True) -> Ref:
     ``kind`` names the thing in messages ("model", "dataset").
     """
     forms = "'name', 'name/3' or 'name@alias'" if aliases else "'name' or 'name/3'"
+    marks = " or '@'" if aliases else ""
     if not isinstance(ref, str):
         raise InvalidValueError(
             f"{kind} reference must be a string like {forms}, got {type(ref).__name__} {ref!r:.60}"
@@ -55,7 +56,7 @@ def parse_ref(ref: object, kind: str = "model", *, aliases: bool = True) -> Ref:
             validate_name(head, f"{kind} name")
         if ref.count("/") + (ref.count("@") if aliases else 0) > 1:
             raise InvalidValueError(
-                f"{kind} reference {ref!r:.80} has more than one '/'{' or @' if aliases else ''}"
+                f"{kind} reference {ref!r:.80} has more than one '/'{marks}"
                 f"; expected {forms}"
             )
         if "/" in ref:

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from weekend.artifacts import scratch_dir, scratch_prefix
 from weekend.core.duck import DuckLimits, duckdb_session
 from weekend.core.errors import ConfigurationError, InvalidValueError, UserInputError
+from weekend.core.scratch import scratch_dir
 from weekend.core.sql import quote_ident
 from weekend.core.urls import redact_url
 from weekend.data._inputs import Input, empty_error, open_input
@@ -81,7 +81,7 @@ def shown_url(url: str) -> str:
 def _session(datasets: Datasets | None) -> contextlib.AbstractContextManager[Any]:
     """A DuckDB session with the data section's limits (the dataset service's, if given)."""
     limits = DEFAULT_LIMITS if datasets is None else datasets._limits
-    return duckdb_session(limits, prefix=scratch_prefix("duckdb"))
+    return duckdb_session(limits)
 
 
 def describe_source(data: Any) -> str:

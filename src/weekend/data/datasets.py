@@ -19,13 +19,13 @@ import orjson
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
-from weekend.artifacts import new_scratch_dir, scratch_prefix
 from weekend.catalog.tables_registry import dataset_versions, datasets
 from weekend.core import refs
 from weekend.core.duck import DuckLimits, duckdb_session
 from weekend.core.errors import InvalidValueError, NotFoundError
 from weekend.core.ids import new_id, now_ms
 from weekend.core.names import validate_name
+from weekend.core.scratch import new_scratch_dir
 from weekend.data._expectations import Expectation
 from weekend.data._ingest import Query, check_columns, write_parquet
 from weekend.data._inputs import empty_error, open_input
@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from weekend.artifacts import ArtifactStore
     from weekend.catalog import Catalog
+    from weekend.artifacts import ArtifactStore
     from weekend.core.settings import Settings
     from weekend.data._validate import ValidationReport
 
@@ -179,7 +179,7 @@ class Datasets:
         source = open_input(data, datasets=self)
         work = new_scratch_dir("register")  # named for weekend gc
         try:
-            with duckdb_session(self._limits, prefix=scratch_prefix("duckdb")) as con:
+            with duckdb_session(self._limits) as con:
                 parquet = write_parquet(source, work / "data.parquet", con, allow_empty=allow_empty)
                 if reference is not None or expectations:
                     from_text = source.kind in ("csv", "csv_folder")
@@ -377,7 +377,7 @@ class Datasets:
         source = open_input(data, datasets=self)
         work = new_scratch_dir("validate")
         try:
-            with duckdb_session(self._limits, prefix=scratch_prefix("duckdb")) as con:
+            with duckdb_session(self._limits) as con:
                 parquet = write_parquet(source, work / "data.parquet", con, allow_empty=allow_empty)
                 from_text = source.kind in ("csv", "csv_folder")
                 return self._check(con, parquet, version, expectations, severities, from_text)

@@ -23,9 +23,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from weekend.artifacts import new_scratch_dir, scratch_prefix
 from weekend.core.duck import DuckLimits, duckdb_session
 from weekend.core.errors import DataValidationError, UserInputError
+from weekend.core.scratch import new_scratch_dir
 from weekend.core.sql import quote_ident, sql_string
 from weekend.data import Query, file_relation, write_parquet
 from weekend.features._definitions import (
@@ -227,7 +227,7 @@ def _with_key_types(entity: Entity, key_types: dict[str, str]) -> Entity:
 def offline_session(settings: Settings, datasets: Datasets) -> Iterator[OfflineSession]:
     """A private DuckDB session (see :mod:`weekend.core.duck`) and the views' sources."""
     limits = DuckLimits.from_settings(settings, "features")
-    with duckdb_session(limits, search_path=settings.root, prefix=scratch_prefix("duckdb")) as con:
+    with duckdb_session(limits, search_path=settings.root) as con:
         workdir = new_scratch_dir("features")
         try:
             yield OfflineSession(settings, datasets, con, workdir)

@@ -1,9 +1,9 @@
 """Is the owner of a running run still alive? Dead-run detection, without writes.
 
 A run records who owns it: host, PID, machine id, boot id, PID namespace and the process's
-start time (``_sysinfo.ProcessIdentity``). Host and PID alone repeat across containers with
-host networking, cloned VMs and CI runners sharing one catalog, where a PID checked on the
-wrong machine names nothing, or somebody else. So:
+start time (``weekend.core.process.ProcessIdentity``). Host and PID alone repeat across
+containers with host networking, cloned VMs and CI runners sharing one catalog, where a PID
+checked on the wrong machine names nothing, or somebody else. So:
 
 - a run whose owner shares this process's machine id, boot id and PID namespace (all known)
   is checked locally: its owner is gone when no process has its PID any more, when that
@@ -18,21 +18,10 @@ owner's next heartbeat or normal end overrides it (``_store.heartbeat``, ``set_s
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
-from weekend.tracking._sysinfo import ProcessIdentity, process_stat
-
-
-def _pid_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):  # another user's process; a PID beyond C int
-        return pid > 0
-    return True
+from weekend.core.process import ProcessIdentity, pid_alive, process_stat
 
 
 def dead_reason(
@@ -52,7 +41,7 @@ def dead_reason(
     stat = process_stat(pid)
     # No /proc entry: gone, hidden from us (hidepid) or no /proc at all, so ask kill(pid, 0).
     # A zombie (Z) has exited and waits for its parent to reap it.
-    gone = not _pid_exists(pid) if stat is None else stat[0] in ("Z", "X")
+    gone = pid_alive(pid) is False if stat is None else stat[0] in ("Z", "X")
     if gone:
         return (
             f"the process stopped sending heartbeats: its process (pid {pid} on this machine) "

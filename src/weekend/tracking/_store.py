@@ -21,7 +21,7 @@ from weekend.catalog.tables import (
 )
 from weekend.core.errors import NotFoundError, ParamConflictError
 from weekend.core.ids import new_id, now_ms
-from weekend.tracking._sysinfo import ProcessIdentity
+from weekend.core.process import ProcessIdentity
 
 RUNNING, FINISHED, FAILED, KILLED = "running", "finished", "failed", "killed"
 STATUSES = (RUNNING, FINISHED, FAILED, KILLED)
