@@ -192,16 +192,16 @@ def _roc_auc(p: FloatArray, scores: FloatArray, z: float) -> MetricEstimate:
     ranks = rankdata(scores)  # midranks: ties count half
     q = p * (1 - p)
     m, v = float(p.sum()), float(q.sum())
-    expected_u = float(p @ ranks) - (v + m * m + m) / 2
+    expected_u = float(np.sum(p * ranks)) - (v + m * m + m) / 2
     expected_pairs = n * m - v - m * m
     value = _ratio(expected_u, expected_pairs)
     pairs = m * (n - m)
     if not pairs or not v:
         return _metric("roc_auc", value, 0.0 if pairs else math.nan, z)
-    s = float(p @ ranks)
+    s = float(np.sum(p * ranks))
     d_s = 1 / pairs
     d_p = (-(m + 0.5) * pairs - (s - m * (m + 1) / 2) * (n - 2 * m)) / pairs**2
-    var_s, cov = float(q @ (ranks * ranks)), float(q @ ranks)
+    var_s, cov = float(np.sum(q * ranks * ranks)), float(np.sum(q * ranks))
     variance = d_s * d_s * var_s + 2 * d_s * d_p * cov + d_p * d_p * v
     return _metric("roc_auc", value, math.sqrt(max(variance, 0.0)), z)
 

@@ -1,7 +1,8 @@
 """One column, reference against current: the test, its p-value, and the effect sizes.
 
-- numeric: two-sample Kolmogorov-Smirnov (``scipy.stats.ks_2samp``, two-sided, its
-  ``method="auto"``: exact p-values up to 10,000 values a side, asymptotic beyond); effect
+- numeric: two-sample Kolmogorov-Smirnov (``scipy.stats.ks_2samp``, two-sided, as its
+  ``method="auto"``: exact p-values up to 10,000 values a side, asymptotic beyond or when
+  the exact computation does not converge); effect
   sizes normed Wasserstein, Jensen-Shannon distance and PSI over the reference's quantile bins;
 - categorical: Pearson's chi-square on the 2 x K table of counts
   (``scipy.stats.chi2_contingency``, no continuity correction) after pooling the categories
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +46,9 @@ MIN_EXPECTED = 5.0
 """A category whose smallest expected count is below this is pooled for the chi-square test."""
 MAX_SHOWN = 50
 """A distribution shows at most this many categories; the rest are summed as ``(other)``."""
+EXACT_KS = 10_000
+"""scipy's ``method="auto"`` limit: exact KS p-values while neither side has more values."""
+_QUIET = threading.Lock()  # one warnings filter change at a time (they are process-wide)
 
 
 @dataclass(frozen=True)
@@ -112,9 +118,21 @@ def _empty_note(n_reference: int, n_current: int) -> str:
     return "no reference values" if not n_reference else "no current values"
 
 
-def numeric(reference: NumericReference, current: NumericValues) -> Tested:
+def _ks(ref: FloatArray, cur: FloatArray) -> tuple[float, float]:
+    """scipy's two-sample KS test (``method="auto"``); when its exact p-value does not
+    converge it falls back to the asymptotic one, without the warning it would print."""
     from scipy.stats import ks_2samp
 
+    if max(len(ref), len(cur)) > EXACT_KS:
+        found = ks_2samp(ref, cur, method="asymp")
+    else:
+        with _QUIET, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "ks_2samp: Exact calculation", RuntimeWarning)
+            found = ks_2samp(ref, cur, method="exact")
+    return float(found.statistic), float(found.pvalue)
+
+
+def numeric(reference: NumericReference, current: NumericValues) -> Tested:
     ref, cur = reference.values.sorted, current.sorted
     shares = proportions(binned_counts(cur, reference.edges))
     distribution = Distribution(
@@ -132,8 +150,8 @@ def numeric(reference: NumericReference, current: NumericValues) -> Tested:
         "jensen_shannon": jensen_shannon(reference.shares, shares),
         "psi": psi(reference.shares, shares),
     }
-    found = ks_2samp(ref, cur)
-    return Tested("ks", float(found.statistic), float(found.pvalue), effects, distribution)
+    statistic, p_value = _ks(ref, cur)
+    return Tested("ks", statistic, p_value, effects, distribution)
 
 
 def _table(reference: CategoryValues, current: CategoryValues) -> tuple[list[Any], IntArray]:

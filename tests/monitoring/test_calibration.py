@@ -1,0 +1,65 @@
+"""Calibration, by simulation: no drift rarely alarms at any size; a small real shift is found.
+
+Windows of 20 columns (12 numeric of five shapes, 5 categorical, 3 binary; see
+``_simulation.py``) are compared with a reference drawn from the same distribution. With no
+drift, the share of windows where any column is flagged must stay at or below the nominal
+level (the false discovery rate, 0.05: under no drift at all, BH's FDR is the chance of any
+false alarm) within a binomial margin, for the tests alone (BH, no minimum effect) and for
+the full rule. The fast variants run few windows; the ``slow`` ones run the tables of
+docs/monitoring.md. Seeds are fixed: a failure reproduces exactly.
+"""
+
+from __future__ import annotations
+
+import pytest
+from _simulation import margin, simulate
+
+from weekend.monitoring.stats import DEFAULT_FDR
+
+NO_DRIFT = [
+    pytest.param(1_000, 200, id="1k"),
+    pytest.param(10_000, 30, id="10k"),
+    pytest.param(100_000, 5, id="100k"),
+    pytest.param(1_000_000, 2, id="1M", marks=pytest.mark.timeout(600)),
+    pytest.param(1_000, 2000, id="1k-long", marks=[pytest.mark.slow, pytest.mark.timeout(1800)]),
+    pytest.param(10_000, 500, id="10k-long", marks=[pytest.mark.slow, pytest.mark.timeout(1800)]),
+    pytest.param(100_000, 60, id="100k-long", marks=[pytest.mark.slow, pytest.mark.timeout(1800)]),
+    pytest.param(1_000_000, 10, id="1M-long", marks=[pytest.mark.slow, pytest.mark.timeout(1800)]),
+]
+
+
+@pytest.mark.parametrize(("n", "windows"), NO_DRIFT)
+def test_no_drift_keeps_false_alarms_at_the_nominal_level(n: int, windows: int) -> None:
+    found = simulate(n, windows, seed=11)
+    limit = margin(windows)
+    assert found.any_significant <= limit, (
+        f"{found.any_significant} of {windows} windows had a significant column after BH "
+        f"(nominal {DEFAULT_FDR:.0%}, at most {limit} allowed); reproduce with "
+        f"_simulation.simulate({n}, {windows}, seed=11)"
+    )
+    assert found.any_drifted <= found.any_significant
+    # each column's test is calibrated too (p-values of 20 columns, before BH)
+    assert found.raw_below <= margin(20 * windows), found
+    if n >= 100_000:  # large windows: the minimum effect keeps sampling noise from alarming
+        assert found.any_drifted == 0, found
+
+
+POWER = [
+    pytest.param(30, id="fast"),
+    pytest.param(300, id="long", marks=[pytest.mark.slow, pytest.mark.timeout(1800)]),
+]
+
+
+@pytest.mark.parametrize("windows", POWER)
+def test_a_fifth_of_a_standard_deviation_is_found_at_10k(windows: int) -> None:
+    found = simulate(10_000, windows, seed=12, shift=0.2)
+    assert found.shifted_found >= 0.9 * windows, found
+    # and the 19 columns that did not move do not come along
+    assert found.others_drifted <= margin(windows), found
+
+
+def test_the_simulation_can_fail() -> None:
+    """The same harness with a mean shift everywhere it matters: the checks above would fail
+    (so they are not vacuous)."""
+    found = simulate(1_000, 20, seed=13, shift=0.5)
+    assert found.any_drifted > margin(20)
