@@ -94,7 +94,8 @@ def test_an_alias_moved_10_times_under_load_fails_no_request(project: Any) -> No
             versions_seen.add(version)
     assert len(versions_seen) > 2  # the load saw the alias move
     reloads = 'weekend_model_reloads_total{alias="champion",model="flight-delay",outcome="swapped"}'
-    assert f"{reloads} {float(MOVES)}" in metrics
+    swaps = float(metrics.split(reloads)[1].split()[0])
+    assert 1 <= swaps <= MOVES  # moves closer than a load may be followed by one swap
     assert 'weekend_model_info{alias="champion",model="flight-delay",version="11"} 1.0' in metrics
     assert 'version="1"} 1.0' not in metrics.split("weekend_model_info")[-1]
 

@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from weekend.core.errors import InvalidValueError, NotFoundError, WeekendError
 from weekend.core.refs import parse_ref
@@ -50,6 +50,8 @@ class Deployment:
     alias: str | None
     schema: RowSchema | None
     features: FeaturePlan | None
+    compiled: Any = None
+    """The version compiled for serving (``loaded.compiled()``), None: the original serves."""
 
     @property
     def name(self) -> str:
@@ -66,7 +68,20 @@ def deploy(ws: Workspace, ref: str, alias: str | None, *, trusted: bool = False)
     signature = loaded.signature
     schema = None if signature is None else RowSchema(signature)
     plan = feature_plan(ws.features, loaded.version) if loaded.version.lineage else None
-    return Deployment(loaded, alias, schema, plan)
+    return Deployment(loaded, alias, schema, plan, _compiled(loaded))
+
+
+def _compiled(loaded: LoadedVersion) -> Any:
+    """The compiled fast path of ``loaded``, compiled and checked now rather than on the
+    first request; None when nothing compiles it faithfully (or compiling failed)."""
+    compile_ = getattr(loaded, "compiled", None)
+    if compile_ is None or loaded.signature is None:
+        return None
+    try:
+        return compile_()
+    except Exception as exc:  # the original model serves: never fail a load over it
+        logger.warning("%s is served without its compiled fast path: %s", loaded.ref, exc)
+        return None
 
 
 class Slot:

@@ -56,15 +56,20 @@ class PredictionLogLike(Protocol):
     def append(self, records: list[dict[str, Any]]) -> None: ...
 
 
-def score(deployment: Deployment, frame: pd.DataFrame) -> tuple[Array, Array | None]:
-    """(predictions, probabilities or None) of a frame already in the signature's dtypes.
+def score(deployment: Deployment, inputs: Inputs) -> tuple[Array, Array | None]:
+    """(predictions, probabilities or None) of rows already checked against the signature:
+    through the compiled fast path when the version has one (it takes the columns as they
+    are), else through the loaded model (a frame in the signature's dtypes).
 
     A model that refuses the values (``ValueError``/``TypeError``: a NaN where it takes none)
     is the request's fault: :class:`UserCodeError` (HTTP 422), the model's message kept.
     """
     loaded = deployment.loaded
     try:
-        return loaded.outputs(loaded.validate(frame))
+        if deployment.compiled is not None and inputs.columns is not None:
+            outputs: tuple[Array, Array | None] = deployment.compiled.outputs(inputs.columns)
+            return outputs
+        return loaded.outputs(loaded.validate(inputs.frame()))
     except WeekendError:
         raise
     except (ValueError, TypeError) as exc:
@@ -75,7 +80,23 @@ def score(deployment: Deployment, frame: pd.DataFrame) -> tuple[Array, Array | N
         ) from exc
 
 
-def build_frame(ws: Workspace, deployment: Deployment, rows: Rows) -> pd.DataFrame:
+class Inputs:
+    """A request's rows, checked: the raw columns (for the compiled path) and the arrays in
+    the signature's dtypes (for the loaded model), or the rows as sent without a signature."""
+
+    def __init__(self, built: dict[str, Any] | None, columns: dict[str, Any] | None,
+                 rows: Rows) -> None:  # fmt: skip
+        self.built = built
+        self.columns = columns
+        self.rows = rows
+
+    def frame(self) -> pd.DataFrame:
+        if self.built is None:  # a model without a signature takes the rows as they are
+            return pd.DataFrame(self.rows.dicts())
+        return pd.DataFrame(self.built, copy=False)
+
+
+def build_inputs(ws: Workspace, deployment: Deployment, rows: Rows) -> Inputs:
     """The rows as the model's input: features read where a row lacks them, then checked."""
     sources: dict[str, str] = {}
     plan = deployment.features
@@ -84,9 +105,11 @@ def build_frame(ws: Workspace, deployment: Deployment, rows: Rows) -> pd.DataFra
         if needed:
             plan.fill(ws.features, rows, needed)
             sources = dict.fromkeys(needed, "the online store")
-    if deployment.schema is None:  # a model without a signature takes the rows as they are
-        return pd.DataFrame(rows.dicts())
-    return deployment.schema.frame(rows, sources=sources)
+    schema = deployment.schema
+    if schema is None:
+        return Inputs(None, None, rows)
+    built = schema.check(rows, sources=sources)
+    return Inputs(built, {name: rows.columns[name] for name in schema.names}, rows)
 
 
 class PredictionService:
@@ -131,8 +154,7 @@ class PredictionService:
         key = self._key(rows, header_key)
         slot, route = self.models.route(target, key, explicit=explicit)
         deployment = slot.deployment  # read once: one version answers the whole request
-        frame = build_frame(self.ws, deployment, rows)
-        prediction, proba = score(deployment, frame)
+        prediction, proba = score(deployment, build_inputs(self.ws, deployment, rows))
         answer = self._answer(deployment, route, prediction, proba)
         latency_us = int((time.perf_counter() - started) * 1e6)
         self._record(deployment, route, rows, prediction, proba, latency_us)
@@ -224,8 +246,7 @@ class PredictionService:
         deployment = slot.deployment
         started = time.perf_counter()
         try:
-            frame = build_frame(self.ws, deployment, rows)
-            prediction, proba = score(deployment, frame)
+            prediction, proba = score(deployment, build_inputs(self.ws, deployment, rows))
             latency_us = int((time.perf_counter() - started) * 1e6)
             self._record(deployment, "shadow", rows, prediction, proba, latency_us)
         except Exception as exc:  # the shadow never fails a request; it is counted
@@ -268,9 +289,10 @@ def predict_routes(
 
 __all__ = [
     "ROUTING_HEADER",
+    "Inputs",
     "PredictionLogLike",
     "PredictionService",
-    "build_frame",
+    "build_inputs",
     "predict_routes",
     "score",
 ]

@@ -217,7 +217,12 @@ class RowSchema:
         self.names = [c.name for c in self.columns]
 
     def frame(self, rows: Rows, *, sources: dict[str, str] | None = None) -> pd.DataFrame:
-        """The signature's columns of ``rows`` as a frame in the signature's dtypes.
+        """The signature's columns of ``rows`` as a frame in the signature's dtypes (see
+        :meth:`check`)."""
+        return pd.DataFrame(self.check(rows, sources=sources), copy=False)
+
+    def check(self, rows: Rows, *, sources: dict[str, str] | None = None) -> dict[str, Any]:
+        """The signature's columns of ``rows``, checked, as arrays in the signature's dtypes.
 
         ``sources`` names where a column's values came from when the client did not send
         them (``"the online store"``), for the messages. Raises
@@ -245,7 +250,7 @@ class RowSchema:
                     errors.append({"field": where or rows.field(row, column.name), "message": text})
         if errors:
             _raise(errors, count)
-        return pd.DataFrame(built, copy=False)
+        return built
 
     def _missing(self, column: _Column, values: Sequence[Any] | None, count: int) -> Problems:
         text = f"missing column {column.name!r} ({column.expected()})"
