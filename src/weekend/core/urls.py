@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 REDACTED = "***"
+NOT_A_URL = "<not a URL: no ://>"
 
 
 def redact_url(url: object, *, drop_userinfo: bool = False) -> str:
@@ -11,14 +12,15 @@ def redact_url(url: object, *, drop_userinfo: bool = False) -> str:
     ``drop_userinfo`` removes the user name too: what identifies a server in stored records.
 
     ``postgresql+psycopg://me:secret@db/x`` -> ``postgresql+psycopg://me:***@db/x``;
-    ``redis://:secret@cache:6379/0`` -> ``redis://:***@cache:6379/0``. Text that is not a URL
-    with user-info comes back unchanged; a value that is not text becomes ``<url>``.
+    ``redis://:secret@cache:6379/0`` -> ``redis://:***@cache:6379/0``. A URL without user-info
+    comes back unchanged. Text without ``://`` is no URL: where a password sits in it cannot
+    be told, so it is not shown at all (``<not a URL: no ://>``); a non-text value is ``<url>``.
     """
     if not isinstance(url, str):
         return "<url>"
     scheme, sep, rest = url.partition("://")
     if not sep:
-        return url
+        return NOT_A_URL
     # user-info ends at the last '@' before the path: passwords may hold '@', '/' and ':'
     path_at = rest.find("/", rest.rfind("@") + 1)
     authority, tail = (rest, "") if path_at < 0 else (rest[:path_at], rest[path_at:])
@@ -31,4 +33,4 @@ def redact_url(url: object, *, drop_userinfo: bool = False) -> str:
     return f"{scheme}://{user}{':' + REDACTED if colon else ''}@{host}{tail}"
 
 
-__all__ = ["REDACTED", "redact_url"]
+__all__ = ["NOT_A_URL", "REDACTED", "redact_url"]

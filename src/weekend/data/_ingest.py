@@ -65,17 +65,8 @@ class Query:
             )
 
     def describe(self) -> str:
-        where = "duckdb" if self.url is None else shown_url(self.url)
+        where = "duckdb" if self.url is None else redact_url(self.url)
         return f"query[{where}]: {self.sql}"
-
-
-def shown_url(url: str) -> str:
-    """A database URL as messages and records show it: never with its password.
-
-    Text without ``://`` is no URL: it is not shown at all, since where a password sits in it
-    cannot be told.
-    """
-    return redact_url(url) if "://" in url else "<not a URL: no ://>"
 
 
 def _session(datasets: Datasets | None) -> contextlib.AbstractContextManager[Any]:
@@ -195,19 +186,19 @@ def _engine(url: str, what: str) -> Any:
         return create_engine(url)
     except ModuleNotFoundError as exc:
         raise ConfigurationError(
-            f"the database driver for {shown_url(url)} is not installed ({exc.name}); for "
+            f"the database driver for {redact_url(url)} is not installed ({exc.name}); for "
             "PostgreSQL: pip install 'weekend[postgres]'"
         ) from None
     except NoSuchModuleError:
         scheme = url.partition("://")[0]
         raise InvalidValueError(
-            f"{what}: Query url {shown_url(url)!r}: no database dialect {scheme!r} is "
+            f"{what}: Query url {redact_url(url)!r}: no database dialect {scheme!r} is "
             "installed; expected a SQLAlchemy URL such as "
             "'postgresql+psycopg://user@host:5432/db'"
         ) from None
     except (ArgumentError, ValueError):
         raise InvalidValueError(
-            f"{what}: Query url {shown_url(url)!r} is not a database URL; expected a SQLAlchemy "
+            f"{what}: Query url {redact_url(url)!r} is not a database URL; expected a SQLAlchemy "
             "URL such as 'postgresql+psycopg://user@host:5432/db'"
         ) from None
 
@@ -351,7 +342,7 @@ def _hidden(error: UserInputError, inp: Input) -> UserInputError:
     """``error`` with a database URL's password removed from its message."""
     url = getattr(inp.data, "url", None) if inp.kind == "query" else None
     if isinstance(url, str) and url in str(error):
-        return type(error)(str(error).replace(url, shown_url(url)))
+        return type(error)(str(error).replace(url, redact_url(url)))
     return error
 
 
