@@ -34,6 +34,7 @@ REVISIONS: tuple[str, ...] = (
     "0003_features",
     "0004_run_owner",
     "0005_predictions",
+    "0006_monitoring",
 )
 HEAD = REVISIONS[-1]
 SQLITE_BUSY_TIMEOUT_S = 60.0

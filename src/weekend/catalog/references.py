@@ -16,6 +16,7 @@ import orjson
 from sqlalchemy import Connection, select
 
 from weekend.catalog.tables import run_artifacts
+from weekend.catalog.tables_monitoring import monitor_reports
 from weekend.catalog.tables_predictions import prediction_segments
 from weekend.catalog.tables_registry import dataset_versions, model_versions
 from weekend.core.errors import ConfigurationError, IntegrityError
@@ -31,6 +32,8 @@ REFERENCE_COLUMNS = {
     "dataset_versions.content_hash": "dataset versions",
     "model_versions.manifest_json": "model packages",
     "prediction_segments.blob_sha256": "prediction segments",
+    "monitor_reports.json_sha256": "monitoring reports",
+    "monitor_reports.html_sha256": "monitoring reports",
 }
 NOT_BLOB_COLUMNS = {
     "feature_definitions.definition_hash": "the hash of a definition's JSON, stored inline",
@@ -82,10 +85,19 @@ def _prediction_segments(conn: Connection) -> Iterator[str]:
     yield from conn.execute(select(prediction_segments.c.blob_sha256).distinct()).scalars()
 
 
+def _monitor_reports(conn: Connection) -> Iterator[str]:
+    query = select(monitor_reports.c.json_sha256, monitor_reports.c.html_sha256)
+    for json_blob, html_blob in conn.execute(query):
+        yield json_blob
+        if html_blob is not None:
+            yield html_blob
+
+
 register_blob_references("run artifacts", _run_artifacts)
 register_blob_references("dataset versions", _dataset_versions)
 register_blob_references("model packages", _model_packages)
 register_blob_references("prediction segments", _prediction_segments)
+register_blob_references("monitoring reports", _monitor_reports)
 
 
 def referenced_blobs(conn: Connection) -> set[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 import weekend.catalog.tables_features
+import weekend.catalog.tables_monitoring
 import weekend.catalog.tables_predictions
 import weekend.catalog.tables_registry  # noqa: F401  (registers their tables)
 from weekend.catalog.tables import metadata
