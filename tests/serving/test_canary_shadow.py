@@ -5,7 +5,7 @@ returned)."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -25,7 +25,7 @@ PREDICT = "/v1/models/flight-delay/predict"
 
 def _row(seed: int = 3) -> dict[str, Any]:
     frame = flights(1, seed)[FEATURES].astype({"origin": str})
-    record: dict[str, Any] = frame.to_dict("records")[0]
+    record = cast("dict[str, Any]", frame.to_dict("records")[0])
     return record
 
 

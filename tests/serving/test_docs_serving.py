@@ -16,7 +16,7 @@ def test_serving_md(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = DOCS / "serving.md"
     with run_page(path, tmp_path, monkeypatch) as page:
         outputs = shown_outputs(page.code)
-        assert len(outputs) == 4, outputs
+        assert len(outputs) == 6, outputs
         for out in outputs:
             assert out in page.printed, f"serving.md shows {out!r}, the code printed otherwise"
         assert page.namespace["bad"].status_code == 422

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import numpy as np
@@ -47,7 +47,8 @@ def _load(url: str, stop: threading.Event, row: dict[str, Any]) -> list[tuple[fl
 def test_an_alias_moved_10_times_under_load_fails_no_request(project: Any) -> None:
     ws = open_ws(project)
     models = _register_versions(ws, MOVES + 1)
-    row = flights(1, seed=3)[FEATURES].astype({"origin": str}).to_dict("records")[0]
+    frame = flights(1, seed=3)[FEATURES].astype({"origin": str})
+    row = cast("dict[str, Any]", frame.to_dict("records")[0])
     expected = {v: m.predict_proba(pd.DataFrame([row]))[0] for v, m in models.items()}
     assert len({tuple(p) for p in expected.values()}) == MOVES + 1  # versions are told apart
     app = create_app(ws, models=["flight-delay@champion"], reload_seconds=0.05)
