@@ -30,6 +30,7 @@ checked against the pipeline with everything else the compiled model does
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -135,34 +136,41 @@ class ColumnProgram:
         return x
 
 
+_ABSENT = -2.0  # a lookup miss (a code of its own: the dicts hold codes >= -1)
+
+
 def _encode_onehot(
     hot: _OneHotBlock, columns: Mapping[str, Array], n: int, names: list[str]
 ) -> Array:
-    out = np.zeros((n, hot.width), dtype=np.float64)
-    for row, value in enumerate(columns[names[hot.column]].tolist()):
+    values = columns[names[hot.column]].tolist()
+    get = hot.lookup.get
+    slots = np.fromiter((get(v, _ABSENT) for v in values), dtype=np.float64, count=n)
+    for row in np.flatnonzero(slots == _ABSENT).tolist():  # missing or unknown: rare
+        value = values[row]
         if _missing(value):
             if hot.fill is _NO_FILL:
                 raise EncodeUnsupportedError("a missing value the encoder does not impute")
             value = hot.fill
-        slot = hot.lookup.get(value)
-        if slot is None:
-            if not hot.unknown_zero:
-                raise EncodeUnsupportedError("a category the encoder refuses")
-        elif slot >= 0:
-            out[row, slot] = 1.0
+        slot = get(value)
+        if slot is None and not hot.unknown_zero:
+            raise EncodeUnsupportedError("a category the encoder refuses")
+        slots[row] = -1 if slot is None else slot
+    out = np.zeros((n, hot.width), dtype=np.float64)
+    rows = np.flatnonzero(slots >= 0)
+    out[rows, slots[rows].astype(np.intp)] = 1.0
     return out
 
 
 def _encode_ordinal(block: _OrdinalBlock, values: Array) -> Array:
-    lookup, out = block.lookup, np.empty(len(values), dtype=np.float64)
-    for row, value in enumerate(values.tolist()):
-        code = lookup.get(value)
+    items = values.tolist()
+    get = block.lookup.get
+    out = np.fromiter((get(v, math.inf) for v in items), dtype=np.float64, count=len(items))
+    for row in np.flatnonzero(out == math.inf).tolist():  # missing or unknown: rare
+        code = block.missing if _missing(items[row]) else None
         if code is None:
-            code = block.missing if _missing(value) else None
+            code = block.unknown
             if code is None:
-                code = block.unknown
-                if code is None:
-                    raise EncodeUnsupportedError("a category the encoder refuses")
+                raise EncodeUnsupportedError("a category the encoder refuses")
         out[row] = code
     return out
 

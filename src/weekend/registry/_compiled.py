@@ -214,11 +214,24 @@ class CompiledModel(abc.ABC):
         return labels
 
     def _fallback(self, data: Any, probabilities: bool) -> tuple[Array, Array | None]:
+        """The original model's answer: one pass where its labels follow its probabilities
+        (ties to its ``predict``), as ``LoadedVersion.outputs`` does."""
         frame = _frame(data)
-        proba = None
-        if self.classes_ is not None and probabilities:
-            proba = self._original.predict_proba(frame)
-        return np.asarray(self._original.predict(frame)), proba
+        if self.classes_ is None or not (probabilities or self._original.labels_follow_proba):
+            return np.asarray(self._original.predict(frame)), None
+        proba = self._original.predict_proba(frame)
+        assert proba is not None
+        proba = np.asarray(proba)
+        if not self._original.labels_follow_proba:
+            return np.asarray(self._original.predict(frame)), proba
+        best = proba.argmax(axis=1)
+        labels: Array = self.classes_[best]
+        ordered = np.sort(proba, axis=1)
+        tied = np.flatnonzero(ordered[:, -1] <= ordered[:, -2]) if proba.shape[1] > 1 else []
+        if len(tied):
+            labels = labels.copy()
+            labels[tied] = np.asarray(self._original.predict(frame.iloc[tied]))
+        return labels, proba if probabilities else None
 
     def predict(self, data: Any) -> Array:
         """Labels of a classifier, values of a regressor."""
