@@ -227,8 +227,8 @@ class CompiledModel(abc.ABC):
         best = proba.argmax(axis=1)
         labels: Array = self.classes_[best]
         ordered = np.sort(proba, axis=1)
-        tied = np.flatnonzero(ordered[:, -1] <= ordered[:, -2]) if proba.shape[1] > 1 else []
-        if len(tied):
+        tied: Array = np.flatnonzero(ordered[:, -1] <= ordered[:, -2])
+        if proba.shape[1] > 1 and len(tied):
             labels = labels.copy()
             labels[tied] = np.asarray(self._original.predict(frame.iloc[tied]))
         return labels, proba if probabilities else None
