@@ -194,10 +194,10 @@ def _roc_auc(p: FloatArray, scores: FloatArray, z: float) -> MetricEstimate:
     m, v = float(p.sum()), float(q.sum())
     expected_u = float(np.sum(p * ranks)) - (v + m * m + m) / 2
     expected_pairs = n * m - v - m * m
-    value = _ratio(expected_u, expected_pairs)
+    value = expected_u / expected_pairs if expected_pairs > 0 else math.nan
     pairs = m * (n - m)
-    if not pairs or not v:
-        return _metric("roc_auc", value, 0.0 if pairs else math.nan, z)
+    if math.isnan(value) or pairs < 1e-9 or v < 1e-12:  # (almost) no labelling varies
+        return _metric("roc_auc", value, 0.0 if not math.isnan(value) else math.nan, z)
     s = float(np.sum(p * ranks))
     d_s = 1 / pairs
     d_p = (-(m + 0.5) * pairs - (s - m * (m + 1) / 2) * (n - 2 * m)) / pairs**2
