@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         FileSource,
         OnDemandFeatureView,
     )
+    from weekend.pipelines import pipeline, step
     from weekend.registry import (
         BatchResult,
         Evaluation,
@@ -101,6 +102,8 @@ _LAZY = {
     ),
     **dict.fromkeys(["Experiment", "Experiments", "Run", "RunRecord", "Runs"], "weekend.tracking"),
     "Workspace": "weekend.workspace",
+    "pipeline": "weekend.pipelines",
+    "step": "weekend.pipelines",
 }
 
 __all__ = [
@@ -148,6 +151,8 @@ __all__ = [
     "__version__",
     "init",
     "open",
+    "pipeline",
+    "step",
 ]
 
 

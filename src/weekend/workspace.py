@@ -10,6 +10,7 @@ domain reaches another through an untyped locator. Opening a project writes noth
 
 from __future__ import annotations
 
+import functools
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
@@ -25,6 +26,7 @@ if TYPE_CHECKING:  # the services load when first used: ``import weekend`` stays
     from weekend.data.datasets import Datasets
     from weekend.features.store import FeatureStore
     from weekend.monitoring.service import Monitor
+    from weekend.pipelines import Pipelines
     from weekend.predictions.logs import PredictionLogs
     from weekend.registry.models import Models
     from weekend.tracking.experiments import Experiments
@@ -102,6 +104,20 @@ class Workspace:
             datasets=self.datasets,
             models=self.models,
             predictions=self.predictions,
+        )
+
+    @cached_property
+    def pipelines(self) -> Pipelines:
+        """Pipelines: run steps, their cache, runs and outputs (docs/pipelines.md)."""
+        from weekend.pipelines import Pipelines
+
+        return Pipelines(
+            self.catalog,
+            self.artifacts,
+            self.settings,
+            models=lambda: self.models,
+            workspace=lambda: self,
+            open_workspace=functools.partial(open_workspace, self.root),
         )
 
     def gc(self, *, grace: float | str = "1h", dry_run: bool = False) -> GcReport:

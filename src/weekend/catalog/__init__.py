@@ -35,6 +35,7 @@ REVISIONS: tuple[str, ...] = (
     "0004_run_owner",
     "0005_predictions",
     "0006_monitoring",
+    "0007_pipelines",
 )
 HEAD = REVISIONS[-1]
 SQLITE_BUSY_TIMEOUT_S = 60.0

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, select
 
 from weekend.catalog.tables import run_artifacts
 from weekend.catalog.tables_monitoring import monitor_reports
+from weekend.catalog.tables_pipelines import pipeline_steps
 from weekend.catalog.tables_predictions import prediction_segments
 from weekend.catalog.tables_registry import dataset_versions, model_versions
 from weekend.core.errors import ConfigurationError, IntegrityError
@@ -34,6 +35,7 @@ REFERENCE_COLUMNS = {
     "prediction_segments.blob_sha256": "prediction segments",
     "monitor_reports.json_sha256": "monitoring reports",
     "monitor_reports.html_sha256": "monitoring reports",
+    "pipeline_steps.output_sha256": "pipeline outputs",
 }
 NOT_BLOB_COLUMNS = {
     "feature_definitions.definition_hash": "the hash of a definition's JSON, stored inline",
@@ -85,6 +87,11 @@ def _prediction_segments(conn: Connection) -> Iterator[str]:
     yield from conn.execute(select(prediction_segments.c.blob_sha256).distinct()).scalars()
 
 
+def _pipeline_outputs(conn: Connection) -> Iterator[str]:
+    query = select(pipeline_steps.c.output_sha256).where(pipeline_steps.c.output_sha256.isnot(None))
+    yield from conn.execute(query.distinct()).scalars()
+
+
 def _monitor_reports(conn: Connection) -> Iterator[str]:
     query = select(monitor_reports.c.json_sha256, monitor_reports.c.html_sha256)
     for json_blob, html_blob in conn.execute(query):
@@ -98,6 +105,7 @@ register_blob_references("dataset versions", _dataset_versions)
 register_blob_references("model packages", _model_packages)
 register_blob_references("prediction segments", _prediction_segments)
 register_blob_references("monitoring reports", _monitor_reports)
+register_blob_references("pipeline outputs", _pipeline_outputs)
 
 
 def referenced_blobs(conn: Connection) -> set[str]:

@@ -11,6 +11,8 @@ contract (or :class:`CheckSkipped` when a check does not apply):
   :class:`~weekend.artifacts.ArtifactStore` on a new, empty root of the backend;
 - :func:`catalog_checks`: ``run(target)`` with a :class:`CatalogTarget` naming a new, empty
   database (and, optionally, how to make it read-only);
+- :func:`executor_checks`: ``run(subject)`` with an :class:`ExecutorSubject`: the pipelines
+  service of an empty project, the executor under test and an empty folder;
 - :func:`flavor_checks`: ``run(subject)`` with a :class:`FlavorSubject`: a fitted model, rows
   it predicts on, an empty folder and the registry of an empty project
   (:mod:`weekend.testing.flavors`).
@@ -35,10 +37,12 @@ from typing import Any, TypeVar
 
 from weekend.testing import _artifact_checks as artifacts
 from weekend.testing import _catalog_checks as catalogs
+from weekend.testing import _executor_checks as executors
 from weekend.testing import _online_checks as online
 from weekend.testing import _online_input_checks as online_input
 from weekend.testing._catalog_checks import CatalogTarget
 from weekend.testing._checks import Check, CheckSkipped, raises, run_checks, suite
+from weekend.testing._executor_checks import ExecutorSubject
 from weekend.testing.flavors import FlavorSubject, flavor_checks
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -106,6 +110,20 @@ def catalog_checks() -> list[Check[Any]]:
     )
 
 
+def executor_checks() -> list[Check[Any]]:
+    """The checks every pipeline executor passes; each takes an :class:`ExecutorSubject`."""
+    return suite(
+        executors.check_data_flows_between_steps_and_is_recorded,
+        executors.check_a_second_run_hits_the_cache,
+        executors.check_a_failing_step_is_retried_then_fails_the_run,
+        executors.check_a_step_that_raises_once_succeeds_on_retry,
+        executors.check_a_step_that_times_out_is_retried,
+        executors.check_a_worker_that_dies_is_retried,
+        executors.check_a_rerun_resumes_from_the_cache,
+        executors.check_an_output_of_no_safe_kind_fails_without_retries,
+    )
+
+
 def parametrize_with_checks(checks: Sequence[Check[Any]]) -> Callable[[F], F]:
     """A pytest decorator: the test runs once per check (its id is the check's name) and
     receives it as the ``check`` argument; :class:`CheckSkipped` becomes a pytest skip."""
@@ -133,9 +151,11 @@ __all__ = [
     "CatalogTarget",
     "Check",
     "CheckSkipped",
+    "ExecutorSubject",
     "FlavorSubject",
     "artifact_store_checks",
     "catalog_checks",
+    "executor_checks",
     "flavor_checks",
     "online_store_checks",
     "parametrize_with_checks",

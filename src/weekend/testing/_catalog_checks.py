@@ -16,6 +16,7 @@ import sqlalchemy as sa
 import weekend.catalog
 import weekend.catalog.tables_features
 import weekend.catalog.tables_monitoring
+import weekend.catalog.tables_pipelines
 import weekend.catalog.tables_predictions
 import weekend.catalog.tables_registry
 from weekend.catalog import HEAD, REVISIONS, Catalog

@@ -6,6 +6,7 @@ from alembic import context
 
 import weekend.catalog.tables_features
 import weekend.catalog.tables_monitoring
+import weekend.catalog.tables_pipelines
 import weekend.catalog.tables_predictions
 import weekend.catalog.tables_registry  # noqa: F401  (registers their tables)
 from weekend.catalog.tables import metadata
