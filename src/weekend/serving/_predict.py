@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from weekend.serving._app import Edge
     from weekend.serving._metrics import ServiceMetrics
     from weekend.serving._models import Deployment, ModelSet, Slot
+    from weekend.serving._schema import RowSchema
     from weekend.workspace import Workspace
 
 logger = logging.getLogger("weekend.serving")
@@ -81,19 +82,18 @@ def score(deployment: Deployment, inputs: Inputs) -> tuple[Array, Array | None]:
 
 
 class Inputs:
-    """A request's rows, checked: the raw columns (for the compiled path) and the arrays in
-    the signature's dtypes (for the loaded model), or the rows as sent without a signature."""
+    """A request's rows, checked: the columns as sent (what the compiled path takes) and, built
+    only when asked, a frame in the signature's dtypes (what the loaded model takes)."""
 
-    def __init__(self, built: dict[str, Any] | None, columns: dict[str, Any] | None,
-                 rows: Rows) -> None:  # fmt: skip
-        self.built = built
-        self.columns = columns
+    def __init__(self, schema: RowSchema | None, rows: Rows) -> None:
+        self.schema = schema
         self.rows = rows
+        self.columns = None if schema is None else {n: rows.columns[n] for n in schema.names}
 
     def frame(self) -> pd.DataFrame:
-        if self.built is None:  # a model without a signature takes the rows as they are
+        if self.schema is None:  # a model without a signature takes the rows as they are
             return pd.DataFrame(self.rows.dicts())
-        return pd.DataFrame(self.built, copy=False)
+        return pd.DataFrame(self.schema.build(self.rows), copy=False)
 
 
 def build_inputs(ws: Workspace, deployment: Deployment, rows: Rows) -> Inputs:
@@ -105,11 +105,9 @@ def build_inputs(ws: Workspace, deployment: Deployment, rows: Rows) -> Inputs:
         if needed:
             plan.fill(ws.features, rows, needed)
             sources = dict.fromkeys(needed, "the online store")
-    schema = deployment.schema
-    if schema is None:
-        return Inputs(None, None, rows)
-    built = schema.check(rows, sources=sources)
-    return Inputs(built, {name: rows.columns[name] for name in schema.names}, rows)
+    if deployment.schema is not None:
+        deployment.schema.check(rows, sources=sources)
+    return Inputs(deployment.schema, rows)
 
 
 class PredictionService:

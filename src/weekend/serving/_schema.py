@@ -35,7 +35,7 @@ MAX_ERRORS = 50
 
 Problems = list[tuple[int, str]]
 """(row, message) of one column; row -1: the column as a whole."""
-Build = Callable[[list[Any], Problems], Any]
+Check = Callable[[list[Any], Problems], None]
 
 
 def _show(value: Any) -> str:
@@ -51,7 +51,7 @@ def _json_type(value: Any) -> str:
 
 
 class _Column:
-    """Checks and builds one input column of the signature."""
+    """Checks (pure Python, one pass) and builds (arrays, only when asked) one input column."""
 
     def __init__(self, spec: ColumnSpec) -> None:
         self.spec = spec
@@ -60,19 +60,23 @@ class _Column:
         self.numpy = isinstance(self.dtype, np.dtype)
         self.allows_null = spec.nullable
         self.categories: pd.Index[Any] | None = None
+        self.codes: dict[Any, int] = {}
         if spec.type == "category":
             self.categories = pd.Index(list(spec.categories or ()))
             self.dtype = pd.CategoricalDtype(self.categories)
-        builders: dict[str, Build] = {
+            self.codes = {(type(c), c): i for i, c in enumerate(spec.categories or ())}
+        checks: dict[str, Check] = {
             "int": self._int,
-            "float": self._float,
-            "bool": self._bool,
-            "string": self._string,
+            "float": self._number,
+            "bool": self._of(bool),
+            "string": self._of(str),
             "category": self._category,
             "date": self._time,
             "timestamp": self._time,
         }
-        self.build = builders[spec.type]
+        self.check = checks[spec.type]
+        if spec.type == "int":
+            self.limits = np.iinfo(self.dtype if self.numpy else self.dtype.numpy_dtype)
 
     def expected(self) -> str:
         return f"{self.spec.type} ({self.spec.dtype})"
@@ -83,129 +87,100 @@ class _Column:
     def _null(self) -> str:
         return f"must not be null: column {self.name!r} is not nullable in the model's signature"
 
-    def _nulls(self, values: list[Any], problems: Problems) -> bool:
-        """True when the column holds nulls; a problem per null when it may not."""
-        if None not in values:
-            return False
-        if not self.allows_null:
+    def _nulls(self, values: list[Any], problems: Problems) -> None:
+        if not self.allows_null and None in values:
             problems += [(i, self._null()) for i, v in enumerate(values) if v is None]
-        return True
 
-    def _int(self, values: list[Any], problems: Problems) -> Any:
-        info = np.iinfo(self.dtype if self.numpy else self.dtype.numpy_dtype)
-        nulls = self._nulls(values, problems)
-        out: list[Any] = []
+    # -- checks: one pass over the JSON values -------------------------------------------------
+    def _int(self, values: list[Any], problems: Problems) -> None:
+        self._nulls(values, problems)
+        low, high = int(self.limits.min), int(self.limits.max)
         for i, v in enumerate(values):
             kind = type(v)
             if kind is float and v.is_integer():
-                v = int(v)
-                kind = int
+                v, kind = int(v), int
             if kind is int:
-                if not info.min <= v <= info.max:
+                if not low <= v <= high:
                     problems.append((i, f"must be an integer within {self.spec.dtype}, got {v}"))
             elif v is not None:
                 problems.append((i, self._wrong(v)))
-            out.append(v)
-        if problems:
-            return None
-        if nulls:
-            return pd.array(out, dtype=self.dtype)
-        return np.array(out, dtype=self.dtype)
 
-    def _float(self, values: list[Any], problems: Problems) -> Any:
-        nulls = self._nulls(values, problems)
+    def _number(self, values: list[Any], problems: Problems) -> None:
+        self._nulls(values, problems)
+        problems += [
+            (i, self._wrong(v))
+            for i, v in enumerate(values)
+            if type(v) is not float and type(v) is not int and v is not None
+        ]
+
+    def _of(self, kind: type) -> Check:
+        def check(values: list[Any], problems: Problems) -> None:
+            self._nulls(values, problems)
+            problems += [
+                (i, self._wrong(v))
+                for i, v in enumerate(values)
+                if type(v) is not kind and v is not None
+            ]
+
+        return check
+
+    def _category(self, values: list[Any], problems: Problems) -> None:
+        self._nulls(values, problems)
+        codes = self.codes
         for i, v in enumerate(values):
-            kind = type(v)
-            if kind is not float and kind is not int and v is not None:
+            if v is None or (type(v), v) in codes:
+                continue
+            if type(v) in (int, float) and ((float, v) in codes or (int, v) in codes):
+                continue
+            if type(v) not in {kind for kind, _ in codes}:
                 problems.append((i, self._wrong(v)))
-        if problems:
-            return None
-        if nulls:
-            values = [np.nan if v is None else v for v in values]
-        if self.numpy:
-            return np.array(values, dtype=self.dtype)
-        return pd.array(values, dtype=self.dtype)
-
-    def _bool(self, values: list[Any], problems: Problems) -> Any:
-        nulls = self._nulls(values, problems)
-        problems += [
-            (i, self._wrong(v))
-            for i, v in enumerate(values)
-            if type(v) is not bool and v is not None
-        ]
-        if problems:
-            return None
-        if self.numpy and not nulls:
-            return np.array(values, dtype=self.dtype)
-        return pd.array(values, dtype="boolean" if self.numpy else self.dtype)
-
-    def _string(self, values: list[Any], problems: Problems) -> Any:
-        self._nulls(values, problems)
-        problems += [
-            (i, self._wrong(v))
-            for i, v in enumerate(values)
-            if type(v) is not str and v is not None
-        ]
-        if problems:
-            return None
-        if self.numpy:
-            return np.array(values, dtype=object)
-        return pd.array(values, dtype=self.dtype)
-
-    def _category(self, values: list[Any], problems: Problems) -> Any:
-        assert self.categories is not None
-        self._nulls(values, problems)
-        kinds = {type(c) for c in self.categories}
-        if kinds & {int, float}:
-            kinds |= {int, float}
-        problems += [
-            (i, self._wrong(v))
-            for i, v in enumerate(values)
-            if v is not None and type(v) not in kinds
-        ]
-        if problems:
-            return None
-        codes = self.categories.get_indexer(pd.Index(values, dtype=object))
-        known = ", ".join(_show(c) for c in self.categories[:10])
-        more = f", ... ({len(self.categories)} in all)" if len(self.categories) > 10 else ""
-        for i in np.flatnonzero(codes < 0).tolist():
-            if values[i] is not None:
-                problems.append(
-                    (
-                        i,
-                        f"unknown category {_show(values[i])}: column {self.name!r} takes only "
-                        f"the categories the model was trained on ({known}{more})",
-                    )
+                continue
+            assert self.categories is not None
+            known = ", ".join(_show(c) for c in self.categories[:10])
+            more = f", ... ({len(self.categories)} in all)" if len(self.categories) > 10 else ""
+            problems.append(
+                (
+                    i,
+                    f"unknown category {_show(v)}: column {self.name!r} takes only the "
+                    f"categories the model was trained on ({known}{more})",
                 )
-        if problems:
-            return None
-        return pd.Categorical.from_codes(codes, dtype=self.dtype)
+            )
 
-    def _time(self, values: list[Any], problems: Problems) -> Any:
-        self._nulls(values, problems)
-        problems += [
-            (i, self._wrong(v))
-            for i, v in enumerate(values)
-            if type(v) is not str and v is not None
-        ]
+    def _time(self, values: list[Any], problems: Problems) -> None:
+        self._of(str)(values, problems)
         if problems:
-            return None
-        tz = getattr(self.dtype, "tz", None)
-        parsed = pd.to_datetime(
-            pd.Series(values, dtype=object), errors="coerce", format="ISO8601", utc=tz is not None
-        )
-        for i in np.flatnonzero(parsed.isna().to_numpy()).tolist():
+            return
+        for i in np.flatnonzero(self._parse(values).isna().to_numpy()).tolist():
             if values[i] is not None:
                 problems.append(
                     (i, f"must be an ISO 8601 {self.spec.type}, got {_show(values[i])}")
                 )
-        if problems:
-            return None
-        try:
-            return parsed.astype(self.dtype).array
-        except (TypeError, ValueError) as exc:
-            problems.append((-1, f"must be {self.expected()}: {exc}"))
-            return None
+
+    def _parse(self, values: list[Any]) -> pd.Series[Any]:
+        tz = getattr(self.dtype, "tz", None)
+        return pd.to_datetime(
+            pd.Series(values, dtype=object), errors="coerce", format="ISO8601", utc=tz is not None
+        )
+
+    # -- building: the column in the signature's dtype (values already checked) -----------------
+    def build(self, values: list[Any]) -> Any:
+        kind = self.spec.type
+        nulls = None in values
+        if kind == "category":
+            assert self.categories is not None
+            codes = self.categories.get_indexer(pd.Index(values, dtype=object))
+            return pd.Categorical.from_codes(codes, dtype=self.dtype)
+        if kind in ("date", "timestamp"):
+            return self._parse(values).astype(self.dtype).array
+        if kind == "float" and nulls:
+            values = [np.nan if v is None else v for v in values]
+        elif kind == "int":
+            values = [int(v) if type(v) is float else v for v in values]
+        if self.numpy and not (nulls and kind in ("int", "bool")):
+            return np.array(values, dtype=object if kind == "string" else self.dtype)
+        if self.numpy:  # nulls in an int or bool column held in a numpy dtype
+            return pd.array(values, dtype="Int64" if kind == "int" else "boolean")
+        return pd.array(values, dtype=self.dtype)
 
 
 class RowSchema:
@@ -217,18 +192,17 @@ class RowSchema:
         self.names = [c.name for c in self.columns]
 
     def frame(self, rows: Rows, *, sources: dict[str, str] | None = None) -> pd.DataFrame:
-        """The signature's columns of ``rows`` as a frame in the signature's dtypes (see
-        :meth:`check`)."""
-        return pd.DataFrame(self.check(rows, sources=sources), copy=False)
+        """The signature's columns of ``rows``, checked, as a frame in the signature's dtypes."""
+        self.check(rows, sources=sources)
+        return pd.DataFrame(self.build(rows), copy=False)
 
-    def check(self, rows: Rows, *, sources: dict[str, str] | None = None) -> dict[str, Any]:
-        """The signature's columns of ``rows``, checked, as arrays in the signature's dtypes.
+    def check(self, rows: Rows, *, sources: dict[str, str] | None = None) -> None:
+        """Check the signature's columns of ``rows`` (one pass per column, no arrays built).
 
         ``sources`` names where a column's values came from when the client did not send
         them (``"the online store"``), for the messages. Raises
         :class:`RequestValidationError` listing every bad field.
         """
-        built: dict[str, Any] = {}
         errors: list[dict[str, str]] = []
         count = 0
         for column in self.columns:
@@ -237,10 +211,7 @@ class RowSchema:
             if values is None or MISSING in values:
                 problems = self._missing(column, values, rows.count)
             else:
-                try:
-                    built[column.name] = column.build(values, problems)
-                except (TypeError, ValueError, OverflowError) as exc:  # values numpy refuses
-                    problems.append((-1, f"must be {column.expected()}: {exc}"))
+                column.check(values, problems)
             origin = (sources or {}).get(column.name)
             for row, message in problems:
                 count += 1
@@ -250,6 +221,17 @@ class RowSchema:
                     errors.append({"field": where or rows.field(row, column.name), "message": text})
         if errors:
             _raise(errors, count)
+
+    def build(self, rows: Rows) -> dict[str, Any]:
+        """The checked columns of ``rows`` as arrays in the signature's dtypes."""
+        built: dict[str, Any] = {}
+        for column in self.columns:
+            try:
+                built[column.name] = column.build(rows.columns[column.name])
+            except (TypeError, ValueError, OverflowError) as exc:  # values numpy refuses
+                message = f"must be {column.expected()}: {exc}"
+                field = f"{rows.prefix}[*].{column.name}"
+                _raise([{"field": field, "message": message}], 1)
         return built
 
     def _missing(self, column: _Column, values: Sequence[Any] | None, count: int) -> Problems:
@@ -260,10 +242,7 @@ class RowSchema:
         if not present:
             return [(-1, f"{text}: no row has it")]
         problems: Problems = []
-        try:  # the values the other rows have are checked too
-            column.build([values[i] for i in present], problems)
-        except (TypeError, ValueError, OverflowError):
-            problems = []
+        column.check([values[i] for i in present], problems)  # the other rows' values too
         found = {i: text for i, v in enumerate(values) if v is MISSING}
         found.update({present[j]: message for j, message in problems if j >= 0})
         return sorted(found.items())
