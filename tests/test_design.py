@@ -103,3 +103,41 @@ def test_a_bad_import_breaks_the_check(tree: Path, module: str, code: str, expec
         bad.unlink()
     assert done.returncode == 1, done.stdout[-3000:]
     assert expected in done.stdout, done.stdout[-3000:]
+
+
+CLI_ONLY = {("runs", "compare"), ("features", "get")}
+
+
+def _verb_rows() -> list[tuple[str, list[str], str, list[str]]]:
+    text = (ROOT / "docs" / "design.md").read_text(encoding="utf-8")
+    table = text.split("<!-- verbs:", 1)[1].split("\n\n", 1)[0]
+    rows = []
+    for line in table.splitlines()[3:]:
+        service, sdk, cli = (cell.strip() for cell in line.strip("|").split(" | "))
+        group, _, verbs = cli.partition(":")
+        rows.append((service, re.findall(r"`(\w+)`", sdk), group, re.findall(r"`([\w-]+)`", verbs)))
+    return rows
+
+
+def test_the_documented_verbs_exist_in_the_sdk_and_the_cli(tmp_path: Path) -> None:
+    import typer
+
+    import weekend as wk
+    from weekend.cli import app
+
+    rows = _verb_rows()
+    assert {row[0] for row in rows} == {"runs", "experiments", "datasets", "models", "features"}
+    groups = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    with wk.init(tmp_path / "p") as ws:
+        for service, sdk, group, cli in rows:
+            obj = getattr(ws, service)
+            missing = [verb for verb in sdk if not callable(getattr(obj, verb, None))]
+            assert not missing, f"ws.{service} lacks {missing}"
+            visible = {name for name, cmd in groups[group].commands.items() if not cmd.hidden}
+            assert set(cli) == visible, f"weekend {group}: documented {cli}, found {visible}"
+            twins = {verb.replace("-", "_") for verb in cli} - {
+                v for g, v in CLI_ONLY if g == group
+            }
+            assert twins <= set(sdk), (
+                f"weekend {group} verbs without an SDK twin: {twins - set(sdk)}"
+            )

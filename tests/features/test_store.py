@@ -91,7 +91,7 @@ def test_apply_versions_changed_definitions_only(local_ws: Workspace) -> None:
     first = fs.get_view("driver_stats", version=1)
     assert isinstance(first, FeatureView)
     assert first.ttl == datetime.timedelta(hours=2)
-    assert [r.version for r in fs.history("driver_stats")] == [1, 2]
+    assert [r.version for r in fs.versions("driver_stats")] == [1, 2]
     assert fs.get_entity("driver").join_keys == ("driver_id",)
 
 
@@ -118,7 +118,7 @@ def test_prune_removes_and_keeps_history(local_ws: Workspace) -> None:
     with pytest.raises(NotFoundError, match="feature service 'model' was removed in version 2"):
         fs.get_service("model")
     assert fs.get_service("model", version=1) == service
-    assert [r.removed for r in fs.history("model", "service")] == [False, True]
+    assert [r.removed for r in fs.versions("model", "service")] == [False, True]
     readded = fs.apply([stats_view(), service])
     assert [(i.name, i.new_version) for i in readded.added] == [("model", 3)]
     assert [r.name for r in fs.list("service")] == ["model"]

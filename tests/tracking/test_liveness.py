@@ -131,7 +131,7 @@ def test_a_wrongly_killed_run_recovers_on_its_next_heartbeat(open_ws: Open) -> N
     run.end()
     record = observer.runs.get(run.id)
     assert (record.status, record.error) == ("finished", None)
-    assert [p.value for p in observer.runs.history(run.id, "loss")] == [1.0, 0.5]
+    assert [p.value for p in observer.runs.metric_history(run.id, "loss")] == [1.0, 0.5]
 
 
 @pytest.mark.parametrize(("exit_with", "status"), [(None, "finished"), (ValueError, "failed")])

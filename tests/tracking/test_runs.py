@@ -239,7 +239,7 @@ def test_resume_continues_steps_and_refuses_ended_runs(open_ws: OpenWs) -> None:
     again = second.runs.resume(run.id)
     again.log_metric("loss", 0.25)
     again.end()
-    history = first.runs.history(run.id, "loss")
+    history = first.runs.metric_history(run.id, "loss")
     assert [(p.step, p.value) for p in history] == [(0, 1.0), (1, 0.5), (2, 0.25)]
     with pytest.raises(ConflictError, match="is finished; only running runs resume"):
         second.runs.resume(run.id)
@@ -251,7 +251,7 @@ def test_unknown_runs_are_not_found(ws: Workspace) -> None:
     with pytest.raises(NotFoundError, match="run 'missing' does not exist"):
         ws.runs.get("missing")
     with pytest.raises(NotFoundError, match="run 'missing' does not exist"):
-        ws.runs.history("missing", "loss")
+        ws.runs.metric_history("missing", "loss")
     with pytest.raises(NotFoundError, match="run 'missing' does not exist"):
         ws.runs.artifacts("missing")
     with pytest.raises(NotFoundError, match="run 'missing' does not exist"):
@@ -304,8 +304,8 @@ def test_params_tags_and_metrics_round_trip(ws: Workspace) -> None:
     timestamps = [p.timestamp for p in record.histories["loss"]]
     assert timestamps == sorted(set(timestamps))  # every point has its own instant
     assert [(p.step, p.value) for p in record.histories["auc"]] == [(3, 0.7), (4, 0.75)]
-    assert ws.runs.history(run.id, "f1")[0].step == 3
-    assert ws.runs.history(run.id, "never-logged") == []
+    assert ws.runs.metric_history(run.id, "f1")[0].step == 3
+    assert ws.runs.metric_history(run.id, "never-logged") == []
     as_dict = record.to_dict()
     assert as_dict["params"]["lr"] == "0.1"
     assert as_dict["histories"]["auc"][0][0] == 3
@@ -357,8 +357,8 @@ def test_latest_metric_is_highest_step_then_latest_timestamp(ws: Workspace) -> N
     assert record.metrics["a"] == 3.0
     assert record.metrics["b"] == 10.0
     assert record.metrics["c"] == 0.0
-    assert ws.runs.history(run.id, "c")[-1].step == 8
-    assert [p.value for p in ws.runs.history(run.id, "b")] == [20.0, 10.0]  # by timestamp
+    assert ws.runs.metric_history(run.id, "c")[-1].step == 8
+    assert [p.value for p in ws.runs.metric_history(run.id, "b")] == [20.0, 10.0]  # by timestamp
 
 
 def test_latest_metric_across_batches_ignores_older_steps(ws: Workspace) -> None:
@@ -432,7 +432,7 @@ def test_log_batch_writes_before_returning(ws: Workspace) -> None:
         assert _count(ws, latest_metrics, run.id) == 2
         assert _count(ws, params, run.id) == 1
         assert _count(ws, tags, run.id) == 1
-    history = ws.runs.history(run.id, "acc")
+    history = ws.runs.metric_history(run.id, "acc")
     assert history[0].timestamp == 1_700_000_000_500_000  # microseconds
 
 
@@ -443,7 +443,7 @@ def test_retried_batch_with_explicit_timestamps_is_stored_once(ws: Workspace) ->
         run.log_batch(batch)  # e.g. a retry after a timeout
         run.log_batch(batch[50:])
     assert _count(ws, metrics, run.id) == 100
-    history = ws.runs.history(run.id, "loss")
+    history = ws.runs.metric_history(run.id, "loss")
     assert [p.step for p in history] == list(range(100))
     assert ws.runs.get(run.id).metrics["loss"] == 1.0 / 100
 
@@ -508,7 +508,7 @@ def test_bad_metric_values_and_steps_name_the_key(ws: Workspace) -> None:
                 run.log_batch([("loss", 1.0, step)])  # type: ignore[list-item]  # deliberately wrong
         run.log_metric("loss", 1.0)  # nothing above advanced the step
         run.log_metric("loss", 2.0, step=np.int64(4))
-    assert [p.step for p in ws.runs.history(run.id, "loss")] == [0, 4]
+    assert [p.step for p in ws.runs.metric_history(run.id, "loss")] == [0, 4]
 
 
 def test_over_long_param_values_write_nothing(ws: Workspace) -> None:

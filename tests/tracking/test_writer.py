@@ -6,15 +6,13 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from _catalogs import catalog_env_fixture  # noqa: F401 (the catalog_env fixture)
 
 import weekend as wk
 from weekend.core.errors import ConflictError, InvalidNameError, InvalidValueError, NotFoundError
-from weekend.core.settings import init_project, load_settings
 from weekend.tracking.runs import Run
 from weekend.workspace import Workspace
 
@@ -22,12 +20,8 @@ INT64 = "64-bit signed integer"
 
 
 @pytest.fixture
-def ws(catalog_env: dict[str, str], tmp_path: Path) -> Iterator[Workspace]:
-    workspace = Workspace(load_settings(init_project(tmp_path / "project"), env=catalog_env))
-    try:
-        yield workspace
-    finally:
-        workspace.close()
+def ws(ws_any: Workspace) -> Workspace:
+    return ws_any
 
 
 def test_purged_run_does_not_block_other_runs(project: Path) -> None:
@@ -181,7 +175,7 @@ def test_an_exception_message_with_nul_still_ends_the_run(ws: Workspace) -> None
 
 
 def _steps(ws: Workspace, run_id: str, key: str) -> list[int]:
-    return [p.step for p in ws.runs.history(run_id, key)]
+    return [p.step for p in ws.runs.metric_history(run_id, key)]
 
 
 def test_a_record_the_database_refuses_costs_no_other_record(

@@ -76,7 +76,7 @@ def list_datasets(project: Path | None = ProjectOption, as_json: bool = JsonOpti
     )
 
 
-@data_app.command("show")
+@data_app.command("get")
 def show(
     ref: str = typer.Argument(..., help="'name' (latest) or 'name/3'."),
     project: Path | None = ProjectOption,
@@ -114,6 +114,9 @@ def show(
     for key in version.schema.keys:
         state = "unique" if key.unique else f"{key.duplicate_rows} duplicate rows"
         console.print(f"key ({', '.join(key.columns)}): {state}", markup=False)
+
+
+data_app.command("show", hidden=True, help="Old name of 'get'.")(show)
 
 
 @data_app.command("profile")

@@ -145,7 +145,7 @@ def _us(value: int) -> Any:
     return datetime.timedelta(microseconds=value)
 
 
-@features_app.command("show")
+@features_app.command("get")
 def show(
     name: str = typer.Argument(..., help="Name of a view, entity or service."),
     kind: str = typer.Option("view", "--kind", "-k", help="view, entity or service."),
@@ -157,7 +157,7 @@ def show(
 ) -> None:
     """One definition: its fields, its versions and (views) its materializations."""
     with open_project(project) as ws:
-        records = ws.features.history(name, kind)
+        records = ws.features.versions(name, kind)
         runs = ws.features.materializations(name) if kind == "view" else []
     chosen = [r for r in records if version is None or r.version == version]
     if not chosen:
@@ -202,6 +202,8 @@ def show(
 
 
 _TABLE_SUFFIXES = (".parquet", ".pq", ".csv")
+
+features_app.command("show", hidden=True, help="Old name of 'get'.")(show)
 
 
 def _read_entities(ws: Any, value: str) -> Any:

@@ -147,7 +147,7 @@ def search_runs(
     _show_runs(records, as_json, f"runs where {filter}", metrics)
 
 
-@runs_app.command("show")
+@runs_app.command("get")
 def show_run(
     run_id: str = typer.Argument(..., help="Run id (as printed by 'runs list', full)."),
     project: Path | None = ProjectOption,
@@ -181,6 +181,9 @@ def show_run(
         ["name", "kind", "size", "sha256"],
         [(a["name"], a["kind"], a["size"], a["sha256"][:16]) for a in record.artifacts or []],
     )
+
+
+runs_app.command("show", hidden=True, help="Old name of 'get'.")(show_run)
 
 
 @runs_app.command("compare")

@@ -210,7 +210,7 @@ class FeatureStore:
         records = self._registry.latest(kinds)
         return [r for r in records if include_removed or not r.removed]
 
-    def history(self, name: str, kind: str = "view") -> builtins.list[DefinitionRecord]:
+    def versions(self, name: str, kind: str = "view") -> builtins.list[DefinitionRecord]:
         """Every version of a definition, oldest first."""
         kinds = _KIND_ALIASES.get(kind, (kind,))
         for one in kinds:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -194,7 +195,8 @@ class Runs:
             record.artifacts = _store.artifacts_of(conn, run_id)
         return record
 
-    def history(self, run_id: str, key: str) -> list[MetricPoint]:
+    def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
+        """Every point logged for metric ``key`` of run ``run_id``, in step order."""
         self._writer.flush()
         with self._catalog.read() as conn:
             _store.run_row(conn, run_id)
@@ -245,6 +247,12 @@ class Runs:
             and dead_reason(row, me, now, self._heartbeat_timeout_ms) is not None
         }
 
+    def list(
+        self, experiment: str | Sequence[str] | None = None, *, limit: int | None = 100
+    ) -> builtins.list[RunRecord]:
+        """The newest runs (of ``experiment``), newest first: ``search`` without a filter."""
+        return self.search(None, experiment=experiment, limit=limit)
+
     def search(
         self,
         filter: str | None = None,
@@ -253,7 +261,7 @@ class Runs:
         limit: int | None = 100,
         offset: int = 0,
         experiment: str | Sequence[str] | None = None,
-    ) -> list[RunRecord]:
+    ) -> builtins.list[RunRecord]:
         """Runs matching a filter such as ``"metrics.auc > 0.8 and params.model = 'gbm'"``.
 
         See ``docs/tracking.md`` for the language. Sorting and filtering on a metric use its
@@ -267,7 +275,7 @@ class Runs:
             check_text(filter, "filter")
         self._writer.flush()
         catalog = self._catalog
-        experiment_ids: list[str] | None = None
+        experiment_ids: builtins.list[str] | None = None
         if experiment is not None:
             names = [experiment] if isinstance(experiment, str) else list(experiment)
             found = {n: self._experiment_ids[n] for n in names if n in self._experiment_ids}
@@ -293,11 +301,13 @@ class Runs:
             return self._records(conn, ids)
 
     # -- artifacts ------------------------------------------------------------------------
-    def _record_artifacts(self, run_id: str, entries: list[tuple[str, str, int, str]]) -> None:
+    def _record_artifacts(
+        self, run_id: str, entries: builtins.list[tuple[str, str, int, str]]
+    ) -> None:
         with self._catalog.begin() as conn:
             _store.record_artifacts(self._catalog, conn, run_id, entries)
 
-    def artifacts(self, run_id: str) -> list[dict[str, Any]]:
+    def artifacts(self, run_id: str) -> builtins.list[dict[str, Any]]:
         with self._catalog.read() as conn:
             _store.run_row(conn, run_id)
             return _store.artifacts_of(conn, run_id)
@@ -339,7 +349,7 @@ class Runs:
         See ``docs/tracking.md``; a run wrongly marked recovers at its next heartbeat.
         """
         killed = self._mark_dead()
-        purged: list[str] = []
+        purged: builtins.list[str] = []
         if purge_deleted:
             with self._catalog.begin() as conn:
                 purged = _store.deleted_run_ids(conn)
@@ -347,7 +357,7 @@ class Runs:
                     _store.purge(conn, purged)
         return GcReport(killed=killed, purged=purged)
 
-    def _mark_dead(self) -> list[str]:
+    def _mark_dead(self) -> builtins.list[str]:
         """Mark the running runs whose process is dead as killed (``lost``); their ids."""
         with self._catalog.read() as conn:
             candidates = _store.running_runs(conn)
