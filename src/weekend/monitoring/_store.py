@@ -96,12 +96,14 @@ def save_report(
     start_us: int | None = None,
     end_us: int | None = None,
     window: str | None = None,
+    report_id: str | None = None,
+    created_at: int | None = None,
 ) -> StoredReport:
     """Store the blobs, then the row; returns the stored record."""
     json_blob = artifacts.put_bytes(json_bytes).sha256
     html_blob = None if html is None else artifacts.put_bytes(html.encode()).sha256
     values = {
-        "id": new_id(),
+        "id": report_id or new_id(),
         "kind": kind,
         "subject": subject[:250],
         "model": model,
@@ -112,7 +114,7 @@ def save_report(
         "summary_json": orjson.dumps(dict(summary)).decode(),
         "json_sha256": json_blob,
         "html_sha256": html_blob,
-        "created_at": now_ms(),
+        "created_at": created_at or now_ms(),
     }
     with catalog.begin() as conn:
         conn.execute(monitor_reports.insert().values(**values))

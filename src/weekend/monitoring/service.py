@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from weekend.core.errors import ConfigurationError
+from weekend.core.ids import new_id, now_ms
 from weekend.monitoring import _store
 from weekend.monitoring._alerts import AlertPolicy, apply_policies
 from weekend.monitoring._compare import DriftReport, compare_tables
@@ -106,8 +107,8 @@ class Monitor:
         )
         if not store:
             return report
+        report = report.with_id(new_id(), now_ms())
         stored = self._store_served(report, html)
-        report = report.with_id(stored.id, stored.created_at)
         if alerts:
             apply_policies(self.catalog, self.policies(), report.ref, report, stored.id)
         return report
@@ -138,6 +139,8 @@ class Monitor:
             start_us=report.start_us,
             end_us=report.end_us,
             window=report.window,
+            report_id=report.id,
+            created_at=report.created_at,
         )
 
     # -- two tables ------------------------------------------------------------------------
@@ -190,6 +193,12 @@ class Monitor:
             )  # fmt: skip
             apply_policies(self.catalog, self.policies(), subject, report, stored.id)
         return report
+
+    def html(self, report: ServedReport | DriftReport) -> str:
+        """The self-contained HTML page of a report (Plotly's JavaScript inline)."""
+        from weekend.monitoring._report_html import compare_html, served_html
+
+        return served_html(report) if isinstance(report, ServedReport) else compare_html(report)
 
     # -- stored reports --------------------------------------------------------------------
     def list(
