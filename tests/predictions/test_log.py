@@ -82,7 +82,7 @@ def test_records_round_trip_through_one_segment(pws: Workspace) -> None:
 
 def test_one_segment_per_model_version_and_kinds_unified_across_versions(lws: Workspace) -> None:
     log = quiet_log(lws)
-    log.append([record(0), record(1, version=2, **{"in.distance": "far"}), record(2, model="eta")])
+    log.append([record(0), record(1, version=2) | {"in.distance": "far"}, record(2, model="eta")])
     segments = log.flush()
     assert sorted((s.model, s.version) for s in segments) == [
         ("eta", 1),
@@ -156,10 +156,10 @@ def test_missing_identity_and_a_column_changing_kind_are_refused(lws: Workspace)
         log.append("not records")  # type: ignore[arg-type]
     log.append([record(0)])
     with pytest.raises(InvalidValueError, match="holds string values here but number") as caught:
-        log.append([record(1, **{"in.distance": "far"})])
+        log.append([record(1) | {"in.distance": "far"}])
     assert caught.value.field == "records[0].in.distance"
-    log.append([record(2, **{"in.distance": None})])  # null fits any kind
-    log.append([record(3, version=2, **{"in.distance": "far"})])  # another version: its own
+    log.append([record(2) | {"in.distance": None}])  # null fits any kind
+    log.append([record(3, version=2) | {"in.distance": "far"}])  # another version: its own
     assert sum(s.rows for s in log.flush()) == 3
 
 
@@ -258,7 +258,7 @@ def test_a_failed_write_keeps_its_rows_and_is_retried(lws: Workspace, tmp_path: 
 def test_inputs_are_dropped_or_hashed_before_anything_is_written(lws: Workspace) -> None:
     key = "pepper"
     log = quiet_log(lws, drop_inputs=["phone"], hash_inputs=["email", "row_key"], hash_key=key)
-    log.append([record(0, row_key="cust-7", **{"in.email": "ada@example.com", "in.phone": "555"})])
+    log.append([record(0, row_key="cust-7") | {"in.email": "ada@example.com", "in.phone": "555"}])
     (segment,) = log.flush()
     row = lws.predictions.scan("flight-delay", with_feedback=False).to_pylist()[0]
     assert "in.phone" not in row
@@ -269,7 +269,7 @@ def test_inputs_are_dropped_or_hashed_before_anything_is_written(lws: Workspace)
     assert b"555" not in stored
     assert b"ada@example.com" not in stored
     unkeyed = quiet_log(lws, hash_inputs=["in.email"])
-    unkeyed.append([record(1, **{"in.email": "bob@example.com"})])
+    unkeyed.append([record(1) | {"in.email": "bob@example.com"}])
     unkeyed.flush()
     last = lws.predictions.scan("flight-delay", with_feedback=False).to_pylist()[-1]
     assert last["in.email"] == hashlib.sha256(b"bob@example.com").hexdigest()

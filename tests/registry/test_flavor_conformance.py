@@ -278,7 +278,7 @@ def test_the_suite_catches_a_flavor_that_ignores_trust(
             frame=_frame(rng)[NUMERIC],
             flavor="careless",
             folder=folder,
-            models=None,  # type: ignore[arg-type] - these checks need no registry
+            models=None,  # type: ignore[arg-type]  # these checks need no registry
         )
 
     trust = [c for c in flavor_checks() if c.name.startswith("trust_is_required")]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,16 +19,8 @@ from weekend.core.errors import (
     InvalidValueError,
     NotFoundError,
 )
-from weekend.core.settings import init_project, load_settings
 from weekend.registry._gates import GateSyntaxError, parse_gate, parse_gates
 from weekend.workspace import Workspace
-
-
-@pytest.fixture
-def ws(tmp_path: Path) -> Iterator[Workspace]:
-    ws = Workspace(load_settings(init_project(tmp_path / "project")))
-    yield ws
-    ws.close()
 
 
 @pytest.fixture
@@ -273,7 +264,9 @@ def test_evaluation_input_errors(ws: Workspace, train: pd.DataFrame, holdout: pd
         )
     with pytest.raises(DataValidationError, match="has 1 missing values"):
         ws.models.evaluate(
-            "delay", data=holdout.assign(delayed=[None] + [1.0] * 599), label="delayed"
+            "delay",
+            data=holdout.assign(delayed=pd.Series([None] + [1.0] * 599, dtype="float64")),
+            label="delayed",
         )
     with pytest.raises(NotFoundError, match="baseline 'delay@champion' not found"):
         ws.models.evaluate("delay", baseline="champion", data=holdout, label="delayed")

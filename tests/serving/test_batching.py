@@ -4,6 +4,7 @@ bad request fails alone; a cancelled one leaves the queue; rows come back to the
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -69,7 +70,7 @@ def test_under_concurrency_a_request_waits_for_company_up_to_max_batch() -> None
         batcher = MicroBatcher(fn, max_wait_ms=60_000, max_batch=3)
         batcher._shared = True  # the last batch was shared: the next one may wait
         results = await asyncio.gather(batcher(1), batcher(2), batcher(3), batcher(4))
-        assert results == [10, 20, 30, 40]
+        assert list(results) == [10, 20, 30, 40]  # gather is typed as a tuple here
         assert fn.sizes[0] == 3  # sent when max_batch arrived, not when the wait ended
 
     asyncio.run(main())
@@ -136,7 +137,11 @@ def test_column_batch_gives_each_request_its_rows() -> None:
         return total, np.column_stack([total, -total])
 
     batch = column_batch(outputs)
-    items = [{"a": [1.0, 2.0], "b": [10.0, 20.0]}, {"a": [3.0], "b": [30.0]}, {"a": [], "b": []}]
+    items: list[Mapping[str, Any]] = [
+        {"a": [1.0, 2.0], "b": [10.0, 20.0]},
+        {"a": [3.0], "b": [30.0]},
+        {"a": [], "b": []},
+    ]
     got = batch(items)
     assert [p.tolist() for p, _ in got] == [[11.0, 22.0], [33.0], []]
     assert got[1][1] is not None

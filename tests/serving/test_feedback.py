@@ -4,7 +4,7 @@ a 4xx naming its field, an unknown model a 404, nothing stored from a refused re
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from _edge import TestClient, error_of
@@ -22,7 +22,10 @@ FEEDBACK = "/v1/models/flight-delay/feedback"
 def _rows(n: int) -> list[dict[str, Any]]:
     frame = flights(n, 3)[FEATURES]
     frame["origin"] = frame["origin"].astype(str)
-    return [{**row, "order_id": f"order-{i}"} for i, row in enumerate(frame.to_dict("records"))]
+    return [
+        {**row, "order_id": f"order-{i}"}
+        for i, row in enumerate(cast("list[dict[str, Any]]", frame.to_dict("records")))
+    ]
 
 
 def test_labels_join_the_logged_predictions(flights_ws: Workspace) -> None:

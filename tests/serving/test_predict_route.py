@@ -4,7 +4,7 @@ every kind of bad input answered with its status and per-field errors (never a 5
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import orjson
@@ -29,7 +29,7 @@ def _client(ws: Workspace, **options: Any) -> TestClient:
 def _rows(n: int = 3, seed: int = 11) -> list[dict[str, Any]]:
     frame = flights(n, seed)[FEATURES]
     frame["origin"] = frame["origin"].astype(str)
-    return frame.to_dict("records")
+    return cast("list[dict[str, Any]]", frame.to_dict("records"))
 
 
 def test_records_rows_and_columns_answer_what_the_model_predicts_in_process(

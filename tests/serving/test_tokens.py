@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pytest
@@ -34,7 +34,7 @@ FEEDBACK = "/v1/models/flight-delay/feedback"
 def _rows(n: int = 2) -> list[dict[str, Any]]:
     frame = flights(n, 5)[FEATURES]
     frame["origin"] = frame["origin"].astype(str)
-    return frame.to_dict("records")
+    return cast("list[dict[str, Any]]", frame.to_dict("records"))
 
 
 def _expire(ws: Workspace, token_id: str) -> None:
