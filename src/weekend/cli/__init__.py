@@ -11,6 +11,7 @@ from weekend.cli.data import data_app
 from weekend.cli.features import features_app
 from weekend.cli.gc import gc
 from weekend.cli.models import models_app, predict
+from weekend.cli.pipelines import pipelines_app
 from weekend.cli.monitor import monitor_app
 from weekend.cli.runs import experiments_app, runs_app
 from weekend.cli.serve import serve
@@ -45,6 +46,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 app.add_typer(models_app, name="models")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(pipelines_app, name="pipelines")
 app.add_typer(monitor_app, name="monitor")
 app.command("predict")(predict)
 app.command("gc")(gc)

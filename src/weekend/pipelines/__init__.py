@@ -27,6 +27,7 @@ from weekend.pipelines._executors import (
     Task,
     make_executor,
 )
+from weekend.pipelines._load import load_pipeline
 from weekend.pipelines._materialize import KINDS as OUTPUT_KINDS
 from weekend.pipelines._records import PipelineRun, StepRun
 from weekend.pipelines._service import Explanation, Pipelines
@@ -48,6 +49,7 @@ __all__ = [
     "StepOptions",
     "StepRun",
     "Task",
+    "load_pipeline",
     "make_executor",
     "pipeline",
     "step",

@@ -24,9 +24,7 @@ from weekend.pipelines import _store
 from weekend.pipelines._cachekey import cache_key, key_parts
 from weekend.pipelines._executors import Executor, Outcome, Task
 from weekend.pipelines._materialize import decode, encode
-from weekend.pipelines._steps import Graph, Handle, Node
-
-WORKSPACE_PARAM = "ws"
+from weekend.pipelines._steps import WORKSPACE_PARAM, Graph, Handle, Node
 
 
 @dataclass

@@ -23,6 +23,7 @@ R = TypeVar("R")
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+WORKSPACE_PARAM = "ws"
 _RESOURCES = frozenset({"cpus", "gpus", "memory"})
 
 
@@ -80,6 +81,10 @@ class Step(Generic[P, R]):
         self.options = options
         self.name = name
         self.signature = inspect.signature(fn)
+        # ``ws`` is given by the runner (the workspace), never by the pipeline function
+        self.call_signature = self.signature.replace(
+            parameters=[p for n, p in self.signature.parameters.items() if n != WORKSPACE_PARAM]
+        )
         functools.update_wrapper(self, fn)
 
     def __repr__(self) -> str:
@@ -205,7 +210,7 @@ class Graph:
 
     def add(self, called: Step[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Handle:
         try:
-            bound = called.signature.bind(*args, **kwargs)
+            bound = called.call_signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise UserInputError(f"step {called.name!r} called with bad arguments: {exc}") from None
         bound.apply_defaults()
