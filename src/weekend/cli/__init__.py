@@ -11,8 +11,8 @@ from weekend.cli.data import data_app
 from weekend.cli.features import features_app
 from weekend.cli.gc import gc
 from weekend.cli.models import models_app, predict
-from weekend.cli.pipelines import pipelines_app
 from weekend.cli.monitor import monitor_app
+from weekend.cli.pipelines import pipelines_app
 from weekend.cli.runs import experiments_app, runs_app
 from weekend.cli.serve import serve
 from weekend.cli.tokens import tokens_app
