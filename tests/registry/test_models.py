@@ -122,7 +122,7 @@ def test_log_model_records_signature_packages_profile_and_lineage(
     assert version.signature.names == ["distance", "dep_hour", "temp", "carrier", "origin"]
     assert version.signature.output.classes == (0, 1)
     assert version.requirements["scikit-learn"]
-    assert set(version.manifest) == {"flavor.json", "model.skops"}
+    assert set(version.manifest) == {"flavor.json", "model.skops", "reference/sample.parquet"}
     assert version.profile_json == train.profile_json
     assert version.profile.n_rows == len(data)
     assert version.run_id == run.id
