@@ -38,6 +38,9 @@ from weekend.registry._packages import requirements_for
 
 FLAVOR_FILE = "flavor.json"
 ONNX_DIR = "onnx"
+REFERENCE_SAMPLE = "reference/sample.parquet"
+"""The reference sample of the training data, when registration drew one: drift tests
+compare windows with its exact values (``weekend.monitoring``; docs/monitoring.md)."""
 
 Manifest = dict[str, dict[str, Any]]
 
@@ -72,12 +75,23 @@ def _write_info(folder: Path, info: FlavorInfo) -> None:
 
 
 def write_package(
-    store: ArtifactStore, model: Any, *, signature: Any = None, export_onnx: bool = False
+    store: ArtifactStore,
+    model: Any,
+    *,
+    signature: Any = None,
+    export_onnx: bool = False,
+    reference: Any = None,
 ) -> Package:
-    """Save ``model`` with its flavor (and as ONNX if asked) and store every file as a blob."""
+    """Save ``model`` with its flavor (and as ONNX if asked) and store every file as a blob;
+    ``reference`` (an Arrow table) becomes the package's :data:`REFERENCE_SAMPLE`."""
     with _scratch() as folder:
         info = save_model(model, folder)
         _write_info(folder, info)
+        if reference is not None:
+            import pyarrow.parquet as pq
+
+            (folder / REFERENCE_SAMPLE).parent.mkdir()
+            pq.write_table(reference, folder / REFERENCE_SAMPLE)
         onnx_info: FlavorInfo | None = None
         if export_onnx:
             if signature is None:
@@ -206,6 +220,7 @@ def stored_flavor_info(store: ArtifactStore, manifest: object) -> FlavorInfo:
 __all__ = [
     "FLAVOR_FILE",
     "ONNX_DIR",
+    "REFERENCE_SAMPLE",
     "Package",
     "check_manifest",
     "manifest_key",

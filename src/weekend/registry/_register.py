@@ -12,7 +12,9 @@ from weekend.registry._records import ModelVersion, to_json
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
+    from weekend.data import Datasets
     from weekend.registry._package import Package
     from weekend.registry._signature import Signature
 
@@ -21,6 +23,9 @@ MIN_PROFILE_ROWS = 100
 """An input example shorter than this is no reference for drift: it gets no profile."""
 SMOKE_ROWS = 100
 """A model must predict on this many first rows of its input example to be registered."""
+REFERENCE_ROWS = 50_000
+"""The most rows of training data a version keeps as its reference sample."""
+REFERENCE_SEED = 0
 
 
 def text_value(value: object, what: str, limit: int = 20_000) -> str | None:
@@ -127,6 +132,59 @@ def from_example(
     return signature, profile_json
 
 
+def reference_sample(
+    datasets: Datasets,
+    lineage: Mapping[str, Any],
+    example: pd.DataFrame | None,
+    signature: Signature | None,
+) -> pa.Table | None:
+    """A seeded uniform sample of at most :data:`REFERENCE_ROWS` rows of the data the
+    version's profile describes (the training dataset, or the input example), in the
+    signature's input columns: the exact values drift tests compare windows with (a test on
+    quantile sketches raises false alarms at large windows). None without such data."""
+    import numpy as np
+    import pyarrow as pa
+
+    from weekend.data import read_table
+
+    source = str(lineage.get("profile_source") or "")
+    if source.startswith("dataset "):
+        version = datasets.get(source.removeprefix("dataset "))
+        names = list(version.schema.names)
+        columns = _sample_columns(names, signature)
+        table = read_table(version, datasets=datasets, columns=columns, allow_empty=True)
+    elif source == "input_example" and example is not None:
+        columns = _sample_columns([str(c) for c in example.columns], signature)
+        table = _arrow_columns(example, columns)
+    else:
+        return None
+    if table.num_rows > REFERENCE_ROWS:
+        rng = np.random.default_rng(REFERENCE_SEED)
+        rows = np.sort(rng.choice(table.num_rows, REFERENCE_ROWS, replace=False))
+        table = table.take(pa.array(rows))
+    return table.combine_chunks()
+
+
+def _sample_columns(names: list[str], signature: Signature | None) -> list[str]:
+    """The signature's input columns that the data has (all of them without a signature)."""
+    wanted = [] if signature is None else [n for n in signature.names if n in names]
+    return wanted or names
+
+
+def _arrow_columns(frame: pd.DataFrame, names: list[str]) -> pa.Table:
+    """The frame's columns as Arrow; a column Arrow cannot hold (mixed Python objects) is
+    left out of the sample rather than failing the registration."""
+    import pyarrow as pa
+
+    arrays = {}
+    for name in names:
+        try:
+            arrays[name] = pa.Array.from_pandas(frame[name])
+        except (pa.ArrowException, ValueError, TypeError):
+            continue
+    return pa.table(arrays)
+
+
 def package_record(
     package: Package,
     *,
@@ -176,11 +234,13 @@ def copied_record(
 __all__ = [
     "MAX_TAG_VALUE",
     "MIN_PROFILE_ROWS",
+    "REFERENCE_ROWS",
     "copied_record",
     "example_profile",
     "fitted_columns",
     "from_example",
     "package_record",
+    "reference_sample",
     "smoke_test",
     "tag_values",
     "text_value",

@@ -42,6 +42,7 @@ from weekend.registry._register import (
     copied_record,
     from_example,
     package_record,
+    reference_sample,
     tag_values,
     text_value,
     version_number,
@@ -144,8 +145,9 @@ class Models:
         signature, profile_json = from_example(
             model, input_example, signature, lineage, profile_json
         )
+        sample = reference_sample(self._datasets, lineage, input_example, signature)
         package = write_package(
-            self._artifacts, model, signature=signature, export_onnx=export_onnx
+            self._artifacts, model, signature=signature, export_onnx=export_onnx, reference=sample
         )
         record = package_record(
             package,
