@@ -298,7 +298,7 @@ def _distributions(
         if plan.reference is None:
             break
         ref = plan.ref_columns.get(name)
-        current = np.asarray(values[name].to_numpy(zero_copy_only=False))
+        current = np.asarray(values[name].drop_null().to_numpy(zero_copy_only=False))
         if kinds[name] == "numeric" and ref is not None:
             ref_np = np.asarray(ref.to_numpy(zero_copy_only=False), dtype=float)
             found[name] = _histogram(ref_np, current.astype(float))
@@ -310,7 +310,7 @@ def _distributions(
                     if not hasattr(source, "to_numpy")
                     else source.to_numpy(zero_copy_only=False)
                 )
-                found[name] = _bars(ref_np, current[~_nulls(current)])
+                found[name] = _bars(ref_np, current)
     return found
 
 
@@ -319,10 +319,6 @@ def plan_counts(plan: _Plan, name: str) -> Any:
     assert plan.reference is not None
     column = plan.reference.columns.get(name)
     return getattr(column, "counts", None)
-
-
-def _nulls(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    return np.array([v is None or (isinstance(v, float) and v != v) for v in values], dtype=bool)
 
 
 @dataclass
