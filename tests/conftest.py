@@ -1,6 +1,9 @@
 """Shared fixtures: seeded RNG, real PostgreSQL and Redis (skipped or failed when absent),
 projects and workspaces on each catalog backend.
 
+This is the only conftest: test modules import it by name (``from conftest import
+need_module``), which a ``conftest.py`` in a sub-folder would shadow.
+
 A test that needs an open project asks for ``ws`` (SQLite) or ``ws_any`` (SQLite and
 PostgreSQL); a test that opens the project itself (several times, or in a child process) asks
 for ``project`` and ``catalog_env`` and calls ``open_ws(project, catalog_env)``.

@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import open_ws
 from weekend.artifacts import ArtifactStore
 from weekend.artifacts._scratch import owner_tag
 from weekend.core.errors import IntegrityError, InvalidNameError, InvalidValueError, NotFoundError
 from weekend.core.hashing import CHUNK
 from weekend.core.names import validate_artifact_name
-from weekend.core.settings import init_project, load_settings
+from weekend.core.settings import init_project
 from weekend.workspace import Workspace
 
 
@@ -165,18 +166,10 @@ def test_bad_artifact_names_are_rejected(name: str, message: str) -> None:
         validate_artifact_name(name)
 
 
-@pytest.fixture
-def ws(project: Path) -> Iterator[Workspace]:
-    workspace = Workspace(load_settings(project, env={}))
-    yield workspace
-    workspace.close()
-
-
 @pytest.fixture(scope="module")
 def shared_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     """One workspace for the many small name checks (opening one costs a migration)."""
-    root = init_project(tmp_path_factory.mktemp("names"))
-    workspace = Workspace(load_settings(root, env={}))
+    workspace = open_ws(init_project(tmp_path_factory.mktemp("names")))
     yield workspace
     workspace.close()
 

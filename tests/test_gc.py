@@ -15,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,7 +30,6 @@ from weekend.artifacts.gc import collect_garbage, parse_grace
 from weekend.catalog.references import NOT_BLOB_COLUMNS, REFERENCE_COLUMNS
 from weekend.catalog.tables import metadata
 from weekend.core.errors import IntegrityError, InvalidValueError
-from weekend.core.settings import init_project, load_settings
 from weekend.workspace import Workspace
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/fd")
@@ -76,24 +74,10 @@ raise SystemExit("the registration finished before the kill")
 """
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def env(request: pytest.FixtureRequest) -> dict[str, str]:
-    """The settings overrides of the project: its catalog on each backend."""
-    if request.param == "sqlite":
-        return {}
-    return {"WEEKEND_CATALOG_URL": request.getfixturevalue("postgres_url")}
-
-
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return init_project(tmp_path / "project")
-
-
-@pytest.fixture
-def ws(root: Path, env: dict[str, str]) -> Iterator[Workspace]:
-    workspace = Workspace(load_settings(root, env=env))
-    yield workspace
-    workspace.close()
+def ws(ws_any: Workspace) -> Workspace:
+    """Every workspace test here runs on both catalogs."""
+    return ws_any
 
 
 @pytest.fixture
@@ -140,11 +124,11 @@ def _kill_mid_registration(
 
 
 def test_a_kill_mid_dataset_registration_leaves_a_tmp_file_that_gc_removes_after_the_grace(
-    root: Path, env: dict[str, str], ws: Workspace, scratch: Path
+    project: Path, catalog_env: dict[str, str], ws: Workspace, scratch: Path
 ) -> None:
-    partial, pid = _kill_mid_registration(root, env, scratch, "dataset", stop_at=1)
+    partial, pid = _kill_mid_registration(project, catalog_env, scratch, "dataset", stop_at=1)
     store = ws.artifacts
-    tmp = root / ".weekend" / "artifacts" / "tmp"
+    tmp = project / ".weekend" / "artifacts" / "tmp"
     # the leftover: the staged copy of the data, named after the dead writer
     assert [p.name for p in tmp.iterdir()] == [partial.name]
     assert partial.name.startswith(owner_tag().rsplit("-", 1)[0] + f"-{pid}.")
@@ -179,10 +163,10 @@ def test_a_kill_mid_dataset_registration_leaves_a_tmp_file_that_gc_removes_after
 
 
 def test_a_kill_mid_model_registration_leaves_an_unreferenced_blob_that_gc_removes(
-    root: Path, env: dict[str, str], ws: Workspace, scratch: Path
+    project: Path, catalog_env: dict[str, str], ws: Workspace, scratch: Path
 ) -> None:
     # killed while staging the package's second file: the first is a blob already
-    partial, _ = _kill_mid_registration(root, env, scratch, "model", stop_at=2)
+    partial, _ = _kill_mid_registration(project, catalog_env, scratch, "model", stop_at=2)
     store = ws.artifacts
     [(orphan, _)] = list(store.blobs())
     assert ws.catalog.referenced_blobs() == set()
@@ -356,23 +340,23 @@ def test_bad_grace_is_refused(bad: object) -> None:
         parse_grace(bad)
 
 
-def test_the_cli_reports_what_it_freed(root: Path, scratch: Path) -> None:
+def test_the_cli_reports_what_it_freed(project: Path, scratch: Path) -> None:
     from weekend.cli import app
 
-    store = ArtifactStore(str(root / ".weekend" / "artifacts"))
+    store = ArtifactStore(str(project / ".weekend" / "artifacts"))
     orphan = store.put_bytes(b"x" * 2048).sha256
     _age(store.local_path(orphan), 2 * HOUR)
     runner = CliRunner()
-    dry = runner.invoke(app, ["gc", "--project", str(root), "--dry-run", "--json"])
+    dry = runner.invoke(app, ["gc", "--project", str(project), "--dry-run", "--json"])
     assert dry.exit_code == 0, dry.output
     assert '"dry_run": true' in dry.output
     assert store.exists(orphan)
-    done = runner.invoke(app, ["gc", "--project", str(root), "--grace", "30m"])
+    done = runner.invoke(app, ["gc", "--project", str(project), "--grace", "30m"])
     assert done.exit_code == 0, done.output
     assert "freed 1 file(s), 2.0 KiB" in done.output
     assert "unreferenced blobs" in done.output
     assert not store.exists(orphan)
-    bad = runner.invoke(app, ["gc", "--project", str(root), "--grace", "soon"])
+    bad = runner.invoke(app, ["gc", "--project", str(project), "--grace", "soon"])
     assert bad.exit_code == 2  # a user error: a message, no traceback
     assert "grace must be a duration like 30s, 90m, 1h or 2d" in bad.output
 

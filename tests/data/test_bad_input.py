@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,6 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from typer.testing import CliRunner
 
-import weekend as wk
 from weekend.artifacts import scratch_prefix
 from weekend.cli import app
 from weekend.core.errors import InvalidValueError, NotFoundError, UserInputError
@@ -276,12 +275,6 @@ CASES = [
         files=False,
     ),
 ]
-
-
-@pytest.fixture
-def ws(project: Path) -> Iterator[Workspace]:
-    with wk.open(project) as workspace:
-        yield workspace
 
 
 def blobs(ws: Workspace) -> list[Path]:

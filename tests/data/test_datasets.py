@@ -12,7 +12,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -52,12 +51,6 @@ def flights(rng: np.random.Generator, n: int = 240, first: int = 0) -> pd.DataFr
     )
     frame.loc[rng.choice(n, 12, replace=False), "dep_delay"] = np.nan
     return frame
-
-
-@pytest.fixture
-def ws(project: Path) -> Iterator[Workspace]:
-    with wk.open(project) as workspace:
-        yield workspace
 
 
 @pytest.fixture

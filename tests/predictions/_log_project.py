@@ -1,4 +1,5 @@
-"""Shared by the prediction log tests: a project on each catalog backend, and records.
+"""Shared by the prediction log tests: the conftest's workspaces under this folder's names
+(``pws`` on each catalog backend, ``lws`` on SQLite only), and records.
 
 Import the fixtures into a test module (``from _log_project import pws``); not a conftest,
 because test modules import the top-level ``conftest`` by name.
@@ -6,39 +7,26 @@ because test modules import the top-level ``conftest`` by name.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from weekend.core.settings import load_settings
+from conftest import open_ws as open_project
 from weekend.workspace import Workspace
 
 __all__ = ["lws", "open_project", "pws", "record"]
 
 
-def open_project(root: Path, env: dict[str, str] | None = None) -> Workspace:
-    return Workspace(load_settings(root, env=env or {}))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def pws(request: pytest.FixtureRequest, project: Path) -> Iterator[Workspace]:
+@pytest.fixture
+def pws(ws_any: Workspace) -> Workspace:
     """A project whose catalog is SQLite or a fresh PostgreSQL database."""
-    env: dict[str, str] = {}
-    if request.param == "postgresql":
-        env = {"WEEKEND_CATALOG_URL": request.getfixturevalue("postgres_url")}
-    ws = open_project(project, env)
-    yield ws
-    ws.close()
+    return ws_any
 
 
 @pytest.fixture
-def lws(project: Path) -> Iterator[Workspace]:
+def lws(ws: Workspace) -> Workspace:
     """A project on SQLite only (for what does not depend on the catalog's backend)."""
-    ws = open_project(project)
-    yield ws
-    ws.close()
+    return ws
 
 
 def record(

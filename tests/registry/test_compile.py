@@ -5,7 +5,6 @@ original model."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,6 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 
 from weekend.core.errors import DataValidationError
-from weekend.core.settings import init_project, load_settings
 from weekend.registry import CompileCheck, LoadedVersion
 from weekend.registry._compile import compile_model, read_record
 from weekend.registry._package import manifest_key
@@ -31,13 +29,6 @@ from weekend.workspace import Workspace
 
 CATS = ["carrier", "origin"]
 NUMS = ["distance", "dep_hour", "temp"]
-
-
-@pytest.fixture
-def ws(tmp_path: Path) -> Iterator[Workspace]:
-    ws = Workspace(load_settings(init_project(tmp_path / "project")))
-    yield ws
-    ws.close()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from conftest import need_module
+from conftest import need_module, open_ws
 from weekend.catalog.tables_registry import model_versions
 from weekend.core.errors import (
     ConfigurationError,
@@ -34,40 +33,10 @@ from weekend.core.errors import (
     UserCodeError,
 )
 from weekend.core.refs import parse_ref
-from weekend.core.settings import init_project, load_settings
 from weekend.registry._packages import PackageVersionWarning
 from weekend.workspace import Workspace
 
 MOVES = 25
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def catalog_url(request: pytest.FixtureRequest) -> str:
-    """'' for the project's SQLite default, else a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        return ""
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
-def _open(root: Path, catalog_url: str) -> Workspace:
-    env = {"WEEKEND_CATALOG_URL": catalog_url} if catalog_url else {}
-    return Workspace(load_settings(root, env=env))
-
-
-@pytest.fixture
-def any_ws(tmp_path: Path, catalog_url: str) -> Iterator[Workspace]:
-    """A workspace on SQLite and on PostgreSQL."""
-    ws = _open(init_project(tmp_path / "project"), catalog_url)
-    yield ws
-    ws.close()
-
-
-@pytest.fixture
-def ws(tmp_path: Path) -> Iterator[Workspace]:
-    ws = _open(init_project(tmp_path / "project"), "")
-    yield ws
-    ws.close()
 
 
 @pytest.fixture
@@ -119,6 +88,9 @@ def test_log_model_records_signature_packages_profile_and_lineage(
     assert version.flavor == "sklearn"
     assert version.task == "classifier"
     assert not version.trusted_required
+    assert version.signature is not None
+    assert version.signature.output is not None
+    assert version.profile is not None
     assert version.signature.names == ["distance", "dep_hour", "temp", "carrier", "origin"]
     assert version.signature.output.classes == (0, 1)
     assert version.requirements["scikit-learn"]
@@ -152,6 +124,8 @@ def test_without_a_training_dataset_a_large_enough_example_is_the_reference_prof
     few = ws.models.register(model, "delay", input_example=features(data).head(5))
     assert few.profile_json is None  # five rows are no reference for drift
     assert ws.models.lineage("delay/2")["profile_source"] is None
+    assert few.signature is not None
+    assert whole.signature is not None
     assert few.signature.names == whole.signature.names
 
 
@@ -185,8 +159,8 @@ def test_copy_version_shares_the_files_and_records_where_it_came_from(
         ws.models.copy_version("delay/1", "../escape")
 
 
-def test_versions_number_up_and_references_resolve(any_ws: Workspace, model: object) -> None:
-    ws = any_ws
+def test_versions_number_up_and_references_resolve(ws_any: Workspace, model: object) -> None:
+    ws = ws_any
     for _ in range(3):
         ws.models.register(model, "delay")
     assert [v.version for v in ws.models.versions("delay")] == [1, 2, 3]
@@ -206,7 +180,7 @@ def test_versions_number_up_and_references_resolve(any_ws: Workspace, model: obj
         ws.models.get("nope")
 
 
-def test_concurrent_registrations_get_distinct_numbers(any_ws: Workspace) -> None:
+def test_concurrent_registrations_get_distinct_numbers(ws_any: Workspace) -> None:
     x = np.arange(40, dtype=float).reshape(20, 2)
     model = LogisticRegression().fit(x, np.arange(20) % 2)
     errors: list[BaseException] = []
@@ -214,7 +188,7 @@ def test_concurrent_registrations_get_distinct_numbers(any_ws: Workspace) -> Non
     def register() -> None:
         try:
             for _ in range(3):
-                any_ws.models.register(model, "race")
+                ws_any.models.register(model, "race")
         except BaseException as exc:  # reported below
             errors.append(exc)
 
@@ -224,7 +198,7 @@ def test_concurrent_registrations_get_distinct_numbers(any_ws: Workspace) -> Non
     for thread in threads:
         thread.join()
     assert errors == []
-    assert [v.version for v in any_ws.models.versions("race")] == list(range(1, 10))
+    assert [v.version for v in ws_any.models.versions("race")] == list(range(1, 10))
 
 
 @pytest.mark.parametrize(
@@ -265,6 +239,7 @@ def test_columns_the_model_was_not_fitted_on_stay_out_of_the_signature(
     ws: Workspace, data: pd.DataFrame, model: object
 ) -> None:
     version = ws.models.register(model, "delay", input_example=data)  # label columns included
+    assert version.signature is not None
     assert "delayed" not in version.signature.names
     assert version.signature.names == list(features(data).columns)
     assert ws.models.load("delay").predict(features(data)).shape == (len(data),)
@@ -274,7 +249,7 @@ def test_register_refuses_an_example_the_model_cannot_take(ws: Workspace, model:
     with pytest.raises(UserCodeError, match="cannot predict on its input_example"):
         ws.models.register(model, "bad", input_example=pd.DataFrame({"x": [1.0]}))
     with pytest.raises(InvalidValueError, match="input_example must be a pandas DataFrame"):
-        ws.models.register(model, "bad", input_example=[[1.0]])
+        ws.models.register(model, "bad", input_example=[[1.0]])  # type: ignore[arg-type]
     with pytest.raises(InvalidValueError, match=r"features\['weather'\] must be a positive"):
         ws.models.register(model, "bad", features={"weather": 0})
     with pytest.raises(NotFoundError, match="dataset 'missing' does not exist"):
@@ -304,8 +279,8 @@ def test_tags_and_descriptions_on_models_and_versions(ws: Workspace, model: obje
 # -- aliases --------------------------------------------------------------------------------------
 
 
-def test_alias_moves_are_audited_in_order(any_ws: Workspace, model: object) -> None:
-    ws = any_ws
+def test_alias_moves_are_audited_in_order(ws_any: Workspace, model: object) -> None:
+    ws = ws_any
     for _ in range(3):
         ws.models.register(model, "delay")
     first = ws.models.set_alias("delay", 1, "champion", reason="first", actor="ana")
@@ -346,7 +321,7 @@ def test_alias_moves_take_name_version_alias_and_the_old_order_warns(
     with pytest.warns(DeprecationWarning, match="set_alias"):
         ws.models.set_alias("delay", "champion", "1")  # type: ignore[arg-type]
     assert ws.models.aliases("delay") == {"champion": 1}
-    ws.models.set_alias("delay", "2", "champion")  # a version given as text is no old order
+    ws.models.set_alias("delay", "2", "champion")  # type: ignore[arg-type]  # text: no old order
     assert ws.models.aliases("delay") == {"champion": 2}
 
 
@@ -370,17 +345,16 @@ ws.close()
 
 
 def test_two_processes_moving_one_alias_leave_a_consistent_chain(
-    tmp_path: Path, catalog_url: str, model: object
+    tmp_path: Path, project: Path, catalog_env: dict[str, str], model: object
 ) -> None:
-    root = init_project(tmp_path / "project")
-    ws = _open(root, catalog_url)
+    root = project
+    ws = open_ws(root, catalog_env)
     try:
         for _ in range(4):
             ws.models.register(model, "delay")
         plans = {"proc-a": [1, 2] * (MOVES // 2) + [1], "proc-b": [3, 4] * (MOVES // 2) + [3]}
         env = {k: v for k, v in os.environ.items() if not k.startswith("WEEKEND_")}
-        if catalog_url:
-            env["WEEKEND_CATALOG_URL"] = catalog_url
+        env.update(catalog_env)
         go = tmp_path / "go"
         children = []
         for actor, plan in plans.items():
@@ -430,6 +404,7 @@ def test_load_predicts_like_the_model_and_validates_input(
     ws.models.set_alias("delay", 1, "champion")
     loaded = ws.models.load("delay@champion")
     assert loaded.version.ref == "delay/1"
+    assert loaded.signature is not None
     assert loaded.signature.names == ["distance", "dep_hour", "temp", "carrier", "origin"]
     x = features(data)
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))  # type: ignore[attr-defined]
@@ -468,7 +443,7 @@ def test_a_tampered_cache_file_is_refused_at_load(
     cached.write_bytes(bytes(content))
     with pytest.raises(IntegrityError, match="altered after it was cached"):
         ws.models.load("delay/1")  # also when this process holds the model in memory
-    other = _open(ws.root, "")
+    other = open_ws(ws.root)
     try:
         with pytest.raises(IntegrityError, match=r"cached model file 'model\.skops'"):
             other.models.load("delay/1")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,15 +14,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.tree import DecisionTreeClassifier
 
 from weekend.core.errors import ConflictError, DataValidationError, InvalidValueError
-from weekend.core.settings import init_project, load_settings
 from weekend.workspace import Workspace
-
-
-@pytest.fixture
-def ws(tmp_path: Path) -> Iterator[Workspace]:
-    ws = Workspace(load_settings(init_project(tmp_path / "project")))
-    yield ws
-    ws.close()
 
 
 @pytest.fixture

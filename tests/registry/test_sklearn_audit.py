@@ -12,7 +12,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,19 +43,11 @@ from sklearn.preprocessing import SplineTransformer
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from weekend.core.errors import UnsafeModelError
-from weekend.core.settings import init_project, load_settings
 from weekend.registry._flavor_sklearn import SAFE_TYPES, SklearnFlavor
 from weekend.registry._flavor_sklearn_audit import STRUCTURAL_TYPES, audit_model
 from weekend.workspace import Workspace
 
 N_FEATURES = 5
-
-
-@pytest.fixture
-def ws(tmp_path: Path) -> Iterator[Workspace]:
-    ws = Workspace(load_settings(init_project(tmp_path / "project")))
-    yield ws
-    ws.close()
 
 
 def _x(rng: np.random.Generator, n: int = 300) -> np.ndarray[Any, Any]:
