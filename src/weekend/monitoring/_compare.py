@@ -8,8 +8,9 @@ a CSV or Parquet file or folder, a dataset reference such as ``"flights/1"`` or 
 - the **reference sample**, an exact seeded sample of at most 50,000 rows of the training
   data (the file ``reference/sample.parquet`` of the version's package); numeric and binary
   columns are tested against it;
-- the **training profile**: a text column whose profile holds every category's exact count
-  is tested against those counts (the whole training set, not the sample). A numeric column
+- the **training profile**: a text or boolean column whose profile holds every category's
+  exact count is tested against those counts (the whole training set, not the sample), also
+  when the sample has the column. A numeric column
   is never tested against the profile's quantile sketch (at large windows a KS test from a
   sketch raises false alarms); a version without a sample cannot test its numeric columns
   and says so in ``skipped``.
@@ -107,7 +108,12 @@ def kind_of_type(arrow_type: pa.DataType) -> Kind | str:
     name = from_arrow(arrow_type)
     if name == "other" or name == "binary":
         return f"not compared: its type is {arrow_type} (bytes or nested values)"
-    logical = column_type(name)
+    return _kind_of_logical(column_type(name))
+
+
+def _kind_of_logical(logical: str) -> Kind | str:
+    if logical in ("other", "binary"):
+        return f"not compared: a {logical} column (bytes or nested values)"
     if logical == "bool":
         return "binary"
     if logical in NUMERIC_TYPES:
@@ -136,6 +142,18 @@ def _sample_of(version: ModelVersion, artifacts: ArtifactStore) -> pa.Table | No
     return pq.read_table(io.BytesIO(artifacts.read_bytes(entry["sha256"])))
 
 
+_COUNTED: dict[str, Kind] = {"string": "categorical", "category": "categorical", "bool": "binary"}
+_BOOLEANS = {"true": True, "false": False}
+
+
+def _profile_counts(frequencies: Mapping[str, int], column: Any) -> Counts:
+    """A profile's exact category counts (booleans were counted as 'true' and 'false')."""
+    counts: dict[Any, int] = dict(frequencies)
+    if column.logical_type == "bool":
+        counts = {_BOOLEANS.get(k, k): v for k, v in frequencies.items()}
+    return Counts(counts, column.missing)
+
+
 def _model_side(version: ModelVersion, artifacts: ArtifactStore | None) -> _Side:
     if artifacts is None:
         raise InvalidValueError("a model version as reference needs the workspace's artifacts")
@@ -153,17 +171,25 @@ def _model_side(version: ModelVersion, artifacts: ArtifactStore | None) -> _Side
         for name in sample.column_names:
             side.columns[name] = sample.column(name)
             side.kinds[name] = kind_of_type(sample.column(name).type)
+    why = (
+        "the model version has no reference sample"
+        if sample is None
+        else "the reference sample keeps the model's input columns only"
+    )
     for column in () if profile is None else profile.columns:
         stats = column.categorical
-        if column.logical_type in TEXT_TYPES and stats is not None and stats.complete:
-            side.counts[column.name] = Counts(stats.frequencies, column.missing)
-            side.kinds[column.name] = "categorical"
+        if stats is not None and stats.complete and column.logical_type in _COUNTED:
+            side.counts[column.name] = _profile_counts(stats.frequencies, column)
+            side.kinds.setdefault(column.name, _COUNTED[column.logical_type])
         elif column.name not in side.kinds and column.kind == "numeric":
             side.unusable[column.name] = (
-                "not compared: the model version has no reference sample, and a numeric "
-                "column is tested against exact values, never against the profile's sketch "
-                "(register the version again, or compare against its training dataset)"
+                f"not compared: {why}, and a numeric column is tested against exact values, "
+                "never against the profile's sketch (compare against the training dataset)"
             )
+        elif column.name not in side.kinds:
+            reason = _kind_of_logical(column.logical_type)
+            partial = f"not compared: {why}, and the profile counts only its most frequent values"
+            side.unusable[column.name] = reason if reason.startswith("not compared") else partial
     if profile is not None:
         side.rows = max(side.rows, profile.n_rows)
     return side
