@@ -59,8 +59,8 @@ def hook() -> Iterator[Hook]:
     h.close()
 
 
-@pytest.fixture
-def ws(project: Path, hook: Hook) -> Iterator[Workspace]:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def ws(request: pytest.FixtureRequest, project: Path, hook: Hook) -> Iterator[Workspace]:
     toml = project / "weekend.toml"
     toml.write_text(
         toml.read_text()
@@ -72,7 +72,10 @@ threshold = 0.3
 actions = ["log", {{ webhook = "{hook.url}" }}, {{ pipeline = "retrain" }}]
 """
     )
-    ws = open_ws(project)
+    env: dict[str, str] = {}
+    if request.param == "postgresql":
+        env = {"WEEKEND_CATALOG_URL": request.getfixturevalue("postgres_url")}
+    ws = open_ws(project, env)
     yield ws
     ws.close()
 

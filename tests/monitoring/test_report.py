@@ -22,9 +22,13 @@ from weekend.core.errors import InvalidValueError, NotFoundError
 from weekend.workspace import Workspace
 
 
-@pytest.fixture
-def ws(project: Path) -> Iterator[Workspace]:
-    ws = open_ws(project)
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def ws(request: pytest.FixtureRequest, project: Path) -> Iterator[Workspace]:
+    """A project whose catalog is SQLite or a fresh PostgreSQL database."""
+    env: dict[str, str] = {}
+    if request.param == "postgresql":
+        env = {"WEEKEND_CATALOG_URL": request.getfixturevalue("postgres_url")}
+    ws = open_ws(project, env)
     yield ws
     ws.close()
 
