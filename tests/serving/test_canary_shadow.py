@@ -141,3 +141,32 @@ def test_canary_and_shadow_of_an_unserved_model_are_refused(flights_ws: Workspac
         )
     with pytest.raises(InvalidValueError, match=r"serve a version \(name/3\) or an alias"):
         create_app(flights_ws, models=["flight-delay"])
+
+
+def test_micro_batched_requests_answer_like_the_model(flights_ws: Workspace) -> None:
+    """With batch_wait_ms, requests to a compiled model go through its micro-batcher: under
+    concurrent load every answer is its own rows' prediction, and errors stay per request."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+    from _edge import LiveServer
+
+    app = create_app(flights_ws, models=["flight-delay@champion"], batch_wait_ms=1.0)
+    model = flights_ws.models.load("flight-delay@champion")
+    bodies = [[_row(seed)] for seed in range(40)]
+    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=60) as http:
+
+        def post(body: list[dict[str, Any]]) -> Any:
+            return http.post(PREDICT, json=body)
+
+        with ThreadPoolExecutor(8) as threads:
+            answers = list(threads.map(post, bodies))
+        refused = http.post(PREDICT, json=[{**_row(), "dep_hour": "x"}])
+    assert refused.status_code == 422
+    service = app.state.predictions
+    ((_, batcher),) = service._batchers.values()
+    assert batcher.items == len(bodies)  # every request went through the batcher
+    for body, answer in zip(bodies, answers, strict=True):
+        assert answer.status_code == 200, answer.text
+        expected = model.predict_proba(pd.DataFrame(body))
+        np.testing.assert_allclose(answer.json()["probabilities"], expected, atol=1e-9)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -32,6 +33,9 @@ def serve(
         5.0, "--reload-seconds", help="How often aliases are read (0: never follow them)."
     ),
     threads: int = typer.Option(4, "--threads", help="Work pool threads per worker."),
+    batch_wait_ms: float | None = typer.Option(
+        None, "--batch-wait-ms", help="Micro-batching: the longest a request waits (off)."
+    ),
     no_log: bool = typer.Option(False, "--no-log", help="Do not log predictions."),
     insecure: bool = typer.Option(
         False, "--insecure", help="Allow a non-loopback address without a token."
@@ -42,19 +46,10 @@ def serve(
     project: Path | None = ProjectOption,
 ) -> None:
     """Serve models over HTTP: predictions, health, readiness, metrics, OpenAPI."""
-    from weekend.core.errors import InvalidValueError
-    from weekend.core.settings import find_root
-    from weekend.serving._serve import ServeConfig, run
+    from weekend.serving._serve import ServeConfig
 
-    start = project or Path.cwd()
-    root = find_root(start)
-    if root is None:
-        from weekend.cli._common import open_project
-
-        open_project(project)  # raises the usual "no weekend project" error
-        return  # pragma: no cover
     config = ServeConfig(
-        project=str(root),
+        project=str(_root(project)),
         models=models,
         canary=canary,
         shadow=shadow,
@@ -63,9 +58,29 @@ def serve(
         row_key=row_key,
         definitions=None if definitions is None else str(definitions.resolve()),
         threads=threads,
+        batch_wait_ms=batch_wait_ms,
         log_predictions=not no_log,
         insecure=insecure,
     )
+    _start(config, on=on, host=host, port=port, workers=workers, replicas=replicas)
+
+
+def _root(project: Path | None) -> Path:
+    """The project's folder (the usual error when there is none)."""
+    from weekend.cli._common import open_project
+    from weekend.core.settings import find_root
+
+    root = find_root(project or Path.cwd())
+    if root is None:
+        open_project(project)  # raises the "no weekend project" error
+        raise AssertionError("unreachable")  # pragma: no cover
+    return root
+
+
+def _start(config: Any, *, on: str, host: str, port: int, workers: int, replicas: int) -> None:
+    from weekend.core.errors import InvalidValueError
+    from weekend.serving._serve import run
+
     if on == "ray":
         from weekend.serving._ray import run_on_ray
 

@@ -10,7 +10,7 @@ limit, one error table and body, the last resort), the metrics of
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -67,6 +67,7 @@ def create_app(
     trusted: bool = False,
     reload_seconds: float | None = 5.0,
     row_key: str | None = None,
+    batch_wait_ms: float | None = None,
     prediction_log: PredictionLogLike | None = None,
     auth: Auth | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
@@ -75,47 +76,79 @@ def create_app(
     inline_bytes: int = INLINE_BYTES,
     routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
-    """The HTTP service of workspace ``ws``: the feature routes, the prediction service of
-    ``models`` (references such as ``"flight-delay@champion"``) and ``routes`` if given.
-
-    ``canary`` (``"challenger=10%"``, or ``"name@challenger=10%"`` with several models) and
-    ``shadow`` (``"challenger"``) add aliases of a served model; ``reload_seconds`` is how
-    often the aliases are read (None: never); ``row_key`` names the column whose value
-    identifies a row (in the prediction log, and for the canary split); ``prediction_log``
-    receives every prediction (``append(records)``, never blocking); ``auth(request, role)``
-    runs before each prediction. ``trusted`` lets models whose format runs code load.
-
-    ``max_body_bytes`` caps every request body (checked while it streams: HTTP 413 past it);
-    ``threads`` workers run request work, and at most ``queue`` more requests wait for one
-    (beyond that: HTTP 503 with ``Retry-After``). A body of at most ``inline_bytes`` may be
-    answered on the event loop when every store it reads is on this machine (0: never). The
-    workspace and the log stay the caller's to close; the app's lifespan starts the alias
-    watcher and stops it and the workers.
-    """
-    limits = {"max_body_bytes": (max_body_bytes, 1), "inline_bytes": (inline_bytes, 0)}
-    for what, (value, least) in limits.items():
-        if type(value) is not int or value < least:
-            raise InvalidValueError(f"{what} must be an integer >= {least}, got {value!r:.40}")
+    """The HTTP service of ``ws``: the feature routes, the prediction service of ``models``
+    (``["flight-delay@champion"]``) with ``canary`` (``"challenger=10%"``) and ``shadow``
+    aliases, the operator's routes, and ``routes``. ``reload_seconds``: how often aliases are
+    read (None: never); ``row_key``: the column identifying a row; ``batch_wait_ms``:
+    micro-batching's longest wait (None: off); ``prediction_log``: ``append(records)`` for
+    every prediction; ``auth(request, role)``: the token check; ``trusted``: models whose
+    format runs code may load. ``max_body_bytes`` caps a body (413), ``threads`` and
+    ``queue`` bound the work (503 beyond), a body up to ``inline_bytes`` may be answered on
+    the loop when every store is local. The workspace and log stay yours (docs/serving.md)."""
+    _check_limits(max_body_bytes=(max_body_bytes, 1), inline_bytes=(inline_bytes, 0))
     pool = WorkPool(threads, queue)
     edge = Edge(pool, max_body_bytes, inline_bytes)
     metrics = ServiceMetrics()
-    served = None
+    served = _model_set(ws, models, canary, shadow, trusted, reload_seconds, metrics)
     app_routes: list[BaseRoute] = [*feature_routes(ws, edge)]
-    if models:
-        served = ModelSet(
-            ws, models, canary=canary, shadow=shadow, trusted=trusted,
-            reload_seconds=reload_seconds,
+    if served is not None:
+        service = PredictionService(
+            ws, served, edge, metrics, log=prediction_log, row_key=row_key,
+            batch_wait_ms=batch_wait_ms,
         )  # fmt: skip
-        _watch_versions(served, metrics)
-        service = PredictionService(ws, served, edge, metrics, log=prediction_log, row_key=row_key)
         app_routes += predict_routes(service, edge, auth=auth)
         app_routes += feedback_routes(ws, edge, auth=auth)
-    elif canary or shadow:
-        raise InvalidValueError("canary and shadow need models= to serve")
     if prediction_log is not None:
         metrics.watch_log(prediction_log)
     app_routes += ops_routes(ws, edge, metrics, served, version=_version(), max_rows=MAX_ROWS)
     app_routes += routes
+    paths = {r.endpoint: r.path for r in app_routes if isinstance(r, Route)}
+    app = Starlette(
+        routes=app_routes,
+        middleware=[
+            Middleware(MetricsMiddleware, metrics=metrics, paths=paths),
+            Middleware(EdgeMiddleware, max_body_bytes=max_body_bytes),
+        ],
+        exception_handlers={HTTPException: _http_error},
+        lifespan=_lifespan(served, pool),
+    )
+    state = {"workspace": ws, "edge": edge, "metrics": metrics, "models": served}
+    state["predictions"] = service if served is not None else None
+    for key, value in state.items():
+        setattr(app.state, key, value)
+    return app
+
+
+def _check_limits(**limits: tuple[int, int]) -> None:
+    for what, (value, least) in limits.items():
+        if type(value) is not int or value < least:
+            raise InvalidValueError(f"{what} must be an integer >= {least}, got {value!r:.40}")
+
+
+def _model_set(
+    ws: Workspace,
+    models: Sequence[str],
+    canary: Sequence[str],
+    shadow: Sequence[str],
+    trusted: bool,
+    reload_seconds: float | None,
+    metrics: ServiceMetrics,
+) -> ModelSet | None:
+    if not models:
+        if canary or shadow:
+            raise InvalidValueError("canary and shadow need models= to serve")
+        return None
+    served = ModelSet(
+        ws, models, canary=canary, shadow=shadow, trusted=trusted, reload_seconds=reload_seconds
+    )
+    _watch_versions(served, metrics)
+    return served
+
+
+def _lifespan(
+    served: ModelSet | None, pool: WorkPool
+) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
+    """Start the alias watcher with the app; stop it and the workers when the app stops."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -128,21 +161,7 @@ def create_app(
                 served.stop()
             pool.close()
 
-    paths = {r.endpoint: r.path for r in app_routes if isinstance(r, Route)}
-    app = Starlette(
-        routes=app_routes,
-        middleware=[
-            Middleware(MetricsMiddleware, metrics=metrics, paths=paths),
-            Middleware(EdgeMiddleware, max_body_bytes=max_body_bytes),
-        ],
-        exception_handlers={HTTPException: _http_error},
-        lifespan=lifespan,
-    )
-    app.state.workspace = ws
-    app.state.edge = edge
-    app.state.metrics = metrics
-    app.state.models = served
-    return app
+    return lifespan
 
 
 def _watch_versions(served: ModelSet, metrics: ServiceMetrics) -> None:

@@ -27,6 +27,7 @@ import uuid
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from weekend.core.errors import WeekendError
@@ -68,6 +69,22 @@ def _too_large(limit: int) -> PayloadTooLargeError:
         f"the request body is larger than {limit} bytes, the most this service accepts; "
         "send fewer rows per request",
         field="body",
+    )
+
+
+def _last_resort(scope: Scope, request_id: str) -> Response:
+    """Log a bug's traceback once; answer 500 with the request id, never the bug's text."""
+    logger.exception(
+        "unexpected error serving %s %s (request id %s)",
+        scope.get("method"),
+        scope.get("path"),
+        request_id,
+    )
+    return error_response(
+        500,
+        "InternalError",
+        f"internal error; the server logged it under request id {request_id}",
+        request_id=request_id,
     )
 
 
@@ -122,21 +139,9 @@ class EdgeMiddleware:
         except ClientDisconnect:
             logger.debug("the client disconnected before its request was read (%s)", request_id)
         except Exception:
-            logger.exception(
-                "unexpected error serving %s %s (request id %s)",
-                scope.get("method"),
-                scope.get("path"),
-                request_id,
-            )
-            if started:
-                return
-            response = error_response(
-                500,
-                "InternalError",
-                f"internal error; the server logged it under request id {request_id}",
-                request_id=request_id,
-            )
-            await response(scope, receive, send_with_headers)
+            response = _last_resort(scope, request_id)
+            if not started:
+                await response(scope, receive, send_with_headers)
         finally:
             _REQUEST_ID.reset(token)
 

@@ -23,6 +23,7 @@ import datetime
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -32,6 +33,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from weekend.core.errors import UserCodeError, WeekendError
+from weekend.serving._batching import MicroBatcher, column_batch
 from weekend.serving._errors import ServiceBusyError
 from weekend.serving._json import dumps, json_response
 from weekend.serving._middleware import current_request_id
@@ -57,28 +59,35 @@ class PredictionLogLike(Protocol):
     def append(self, records: list[dict[str, Any]]) -> None: ...
 
 
+def refused(deployment: Deployment, exc: Exception) -> Exception:
+    """What a model's exception means for the request: a model that refuses the values
+    (``ValueError``/``TypeError``: a NaN where it takes none) is the request's fault,
+    :class:`UserCodeError` (HTTP 422) with the model's message; anything else is kept."""
+    if isinstance(exc, WeekendError) or not isinstance(exc, ValueError | TypeError):
+        return exc
+    error = UserCodeError(
+        f"model {deployment.loaded.ref} could not score these rows: {type(exc).__name__}: "
+        f"{' '.join(str(exc).split())[:300]}",
+        field="rows",
+    )
+    return error
+
+
 def score(deployment: Deployment, inputs: Inputs) -> tuple[Array, Array | None]:
     """(predictions, probabilities or None) of rows already checked against the signature:
     through the compiled fast path when the version has one (it takes the columns as they
-    are), else through the loaded model (a frame in the signature's dtypes).
-
-    A model that refuses the values (``ValueError``/``TypeError``: a NaN where it takes none)
-    is the request's fault: :class:`UserCodeError` (HTTP 422), the model's message kept.
-    """
+    are), else through the loaded model (a frame in the signature's dtypes)."""
     loaded = deployment.loaded
     try:
         if deployment.compiled is not None and inputs.columns is not None:
             outputs: tuple[Array, Array | None] = deployment.compiled.outputs(inputs.columns)
             return outputs
         return loaded.outputs(loaded.validate(inputs.frame()))
-    except WeekendError:
-        raise
-    except (ValueError, TypeError) as exc:
-        raise UserCodeError(
-            f"model {loaded.ref} could not score these rows: {type(exc).__name__}: "
-            f"{' '.join(str(exc).split())[:300]}",
-            field="rows",
-        ) from exc
+    except Exception as exc:
+        error = refused(deployment, exc)
+        if error is exc:
+            raise
+        raise error from exc
 
 
 class Inputs:
@@ -110,6 +119,17 @@ def build_inputs(ws: Workspace, deployment: Deployment, rows: Rows) -> Inputs:
     return Inputs(deployment.schema, rows)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A request parsed, routed and checked: what the model call and the answer need."""
+
+    started: float
+    slot: Slot
+    route: str
+    deployment: Deployment
+    inputs: Inputs
+
+
 class PredictionService:
     """The predict route's work (see the module docstring)."""
 
@@ -122,6 +142,7 @@ class PredictionService:
         *,
         log: PredictionLogLike | None = None,
         row_key: str | None = None,
+        batch_wait_ms: float | None = None,
     ) -> None:
         self.ws = ws
         self.models = models
@@ -129,6 +150,9 @@ class PredictionService:
         self.metrics = metrics
         self.log = log
         self.row_key = row_key
+        self.batch_wait_ms = batch_wait_ms
+        """Micro-batching: the longest a request waits for company (None: off)."""
+        self._batchers: dict[int, tuple[Deployment, MicroBatcher[Any, Any]]] = {}
 
     def _key(self, rows: Rows, header: str | None) -> Callable[[], str]:
         def key() -> str:
@@ -147,19 +171,56 @@ class PredictionService:
     ) -> bytes:
         """The whole request, from body bytes to answer bytes (``explicit``: the path named
         the alias, so the canary does not apply)."""
+        prepared = self.prepare(target, raw, header_key, explicit=explicit)
+        return self.finish(prepared, *score(prepared.deployment, prepared.inputs))
+
+    def prepare(
+        self, target: Slot, raw: bytes, header_key: str | None, *, explicit: bool = False
+    ) -> Prepared:
+        """Parse, route, read features and check: everything before the model."""
         started = time.perf_counter()
         rows = parse_rows(raw)
         key = self._key(rows, header_key)
         slot, route = self.models.route(target, key, explicit=explicit)
         deployment = slot.deployment  # read once: one version answers the whole request
-        prediction, proba = score(deployment, build_inputs(self.ws, deployment, rows))
+        inputs = build_inputs(self.ws, deployment, rows)
+        return Prepared(started, slot, route, deployment, inputs)
+
+    def finish(self, prepared: Prepared, prediction: Array, proba: Array | None) -> bytes:
+        """Encode the answer, log the rows, hand them to the shadow."""
+        deployment, route, rows = prepared.deployment, prepared.route, prepared.inputs.rows
         answer = self._answer(deployment, route, prediction, proba)
-        latency_us = int((time.perf_counter() - started) * 1e6)
+        latency_us = int((time.perf_counter() - prepared.started) * 1e6)
         self._record(deployment, route, rows, prediction, proba, latency_us)
-        shadow = self.models.shadows.get(slot.name)
+        shadow = self.models.shadows.get(prepared.slot.name)
         if shadow is not None and route == "primary":
             self._shadow(shadow, rows)
         return answer
+
+    async def batched(self, prepared: Prepared) -> tuple[Array, Array | None]:
+        """The outputs of a prepared request through its version's micro-batcher (requests
+        that arrive together share one call of the compiled model)."""
+        deployment, inputs = prepared.deployment, prepared.inputs
+        if deployment.compiled is None or inputs.columns is None or self.batch_wait_ms is None:
+            return await self.edge.pool.run(score, deployment, inputs)
+        found = self._batchers.get(id(deployment))
+        if found is None or found[0] is not deployment:
+            if len(self._batchers) > 4 * len(self.models.slots):  # versions swapped out
+                self._batchers.clear()
+            batcher = MicroBatcher(
+                column_batch(deployment.compiled.outputs),
+                run=self.edge.pool.run,
+                max_wait_ms=self.batch_wait_ms,
+            )
+            found = self._batchers[id(deployment)] = (deployment, batcher)
+        try:
+            outputs: tuple[Array, Array | None] = await found[1](inputs.columns)
+        except Exception as exc:
+            error = refused(deployment, exc)
+            if error is exc:
+                raise
+            raise error from exc
+        return outputs
 
     def _answer(
         self, deployment: Deployment, route: str, prediction: Array, proba: Array | None
@@ -277,10 +338,25 @@ def predict_routes(
         target, explicit = service.models.target(request.path_params["name"])
         raw = await request.body()  # the edge's streamed limit bounds it
         header = request.headers.get(ROUTING_HEADER)
-        if runs_inline(len(raw)):
+        inline = runs_inline(len(raw))
+        if service.batch_wait_ms is not None:
+            return json_response(await batched(target, raw, header, explicit, inline))
+        if inline:
             return json_response(service.predict(target, raw, header, explicit=explicit))
         answer = await edge.pool.run(service.predict, target, raw, header, explicit=explicit)
         return json_response(answer)
+
+    async def batched(
+        target: Slot, raw: bytes, header: str | None, explicit: bool, inline: bool
+    ) -> bytes:
+        if inline:
+            prepared = service.prepare(target, raw, header, explicit=explicit)
+        else:
+            prepared = await edge.pool.run(service.prepare, target, raw, header, explicit=explicit)
+        outputs = await service.batched(prepared)
+        if inline:
+            return service.finish(prepared, *outputs)
+        return await edge.pool.run(service.finish, prepared, *outputs)
 
     return [Route("/v1/models/{name}/predict", predict, methods=["POST"], name="models_predict")]
 
@@ -290,7 +366,9 @@ __all__ = [
     "Inputs",
     "PredictionLogLike",
     "PredictionService",
+    "Prepared",
     "build_inputs",
     "predict_routes",
+    "refused",
     "score",
 ]

@@ -54,6 +54,8 @@ class ServeConfig:
     """A definitions file whose on-demand views' functions the service may run."""
     threads: int = 4
     queue: int = 64
+    batch_wait_ms: float | None = None
+    """Micro-batching (None: off)."""
     log_predictions: bool = True
     insecure: bool = False
 
@@ -133,6 +135,7 @@ def build_app(config: ServeConfig) -> Starlette:
             trusted=config.trusted,
             reload_seconds=config.reload_seconds,
             row_key=config.row_key,
+            batch_wait_ms=config.batch_wait_ms,
             prediction_log=log,
             auth=auth,
             threads=config.threads,
