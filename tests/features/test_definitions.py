@@ -138,7 +138,7 @@ def test_durations_parse_and_format() -> None:
         ({"entities": [DRIVER, "driver"]}, "name an entity more than once"),
         ({"entities": [42]}, "must be Entity objects or entity names, got int"),
         ({"source": 42}, "source must be a path to a Parquet/CSV file or folder"),
-        ({"source": "s3://bucket/x.parquet"}, "is a URL; file sources are local paths"),
+        ({"source": "gs://bucket/x.parquet"}, "is a URL weekend does not read"),
         ({"timestamp_field": ""}, "timestamp_field of feature view 'driver_stats' must be"),
     ],
 )

@@ -90,6 +90,32 @@ def _family(duckdb_type: str) -> str:
     return duckdb_type
 
 
+def object_store_relation(con: duckdb.DuckDBPyConnection, view: str, url: str) -> str:
+    """A FROM-item reading Parquet or CSV on object storage through fsspec (``s3fs``): a
+    file, or every Parquet file under a folder."""
+    try:
+        import fsspec
+    except ImportError:  # pragma: no cover - fsspec is a dependency of weekend
+        raise DataValidationError("reading object storage needs fsspec") from None
+    protocol = url.split("://", 1)[0]
+    try:
+        fs = fsspec.filesystem(protocol)
+    except ImportError:
+        raise DataValidationError(
+            f"view {view!r}: reading {protocol}:// needs s3fs: pip install 'weekend[s3]'"
+        ) from None
+    if protocol not in con.list_filesystems():
+        con.register_filesystem(fs)
+    target = url.rstrip("/")
+    if not fs.exists(target):
+        raise DataValidationError(f"view {view!r}: source {url!r} does not exist")
+    if target.endswith(".csv"):
+        return f"read_csv({sql_string(target)}, auto_detect = true)"
+    if fs.isdir(target):
+        target = f"{target}/**/*.parquet"
+    return f"read_parquet({sql_string(target)})"
+
+
 class OfflineSession:
     """Views' sources as DuckDB FROM-items, for the duration of one operation."""
 
@@ -121,6 +147,8 @@ class OfflineSession:
 
     def _make_raw(self, view: FeatureView) -> str:
         source = view.source
+        if isinstance(source, FileSource) and source.is_url:
+            return object_store_relation(self.con, view.name, source.path)
         if isinstance(source, FileSource):
             path = source.resolve(self.settings.root)
             if not path.exists():

@@ -259,6 +259,9 @@ def freeze(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
 # ---------------------------------------------------------------- sources
 
 
+OBJECT_STORE_SCHEMES = ("s3://",)
+
+
 @dataclass(frozen=True)
 class FileSource:
     """A Parquet or CSV file, or a folder of them (relative paths: to the project root)."""
@@ -270,11 +273,17 @@ class FileSource:
             object.__setattr__(self, "path", os.fspath(self.path))
         if not isinstance(self.path, str) or not self.path.strip():
             raise InvalidValueError(f"source path must be a non-empty path, got {_show(self.path)}")
-        if "://" in self.path:
+        if "://" in self.path and not self.path.startswith(OBJECT_STORE_SCHEMES):
             raise InvalidValueError(
-                f"source path {self.path!r} is a URL; file sources are local paths. For other "
-                "data, register a dataset and use DatasetSource, or use a Query"
+                f"source path {self.path!r} is a URL weekend does not read; file sources are "
+                f"local paths or object storage ({', '.join(OBJECT_STORE_SCHEMES)} through "
+                "fsspec). For other data, register a dataset and use DatasetSource, or a Query"
             )
+
+    @property
+    def is_url(self) -> bool:
+        """Whether the source is on object storage (``s3://...``), read through fsspec."""
+        return self.path.startswith(OBJECT_STORE_SCHEMES)
 
     def resolve(self, root: Path) -> Path:
         path = Path(self.path).expanduser()

@@ -144,7 +144,13 @@ def _dumps(value: Any) -> bytes:
 
 def pickle_task(task: Task) -> bytes:
     """The task as bytes; the step's own module travels by value unless it is installed."""
-    import cloudpickle
+    try:
+        import cloudpickle
+    except ImportError:
+        raise ConfigurationError(
+            "the process and Ray executors ship steps with cloudpickle: "
+            "pip install 'weekend[pipelines]'"
+        ) from None
 
     from weekend.pipelines._cachekey import is_library_file
 
