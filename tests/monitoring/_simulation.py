@@ -13,7 +13,6 @@ and 3 binary (positive shares 0.1, 0.3, 0.5). A shift moves ``num_0`` (standard 
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -133,4 +132,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -96,7 +96,8 @@ def test_numeric_column_is_scipy_ks(ref: np.ndarray, cur: np.ndarray) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # exact did not converge: asymp
         expected = sps.ks_2samp(ref, cur)
-    assert (result.test, result.statistic) == ("ks", pytest.approx(expected.statistic))
+    assert result.test == "ks"
+    assert result.statistic == pytest.approx(expected.statistic)
     assert result.p_value == pytest.approx(expected.pvalue, rel=1e-9, abs=1e-12)
     assert result.effects["wasserstein"] == pytest.approx(
         fx.normed_wasserstein(sps.wasserstein_distance(ref, cur), float(np.std(ref))), rel=1e-9
@@ -176,7 +177,7 @@ def test_decision_is_bh_and_minimum_effect(
     rng = np.random.default_rng(seed)
     ref = {f"x{i}": rng.normal(size=40) for i in range(len(shifts))}
     cur = {f"x{i}": rng.normal(m, s, size=30) for i, (m, s) in enumerate(shifts)}
-    kinds = dict.fromkeys(ref, "numeric")
+    kinds: dict[str, Any] = dict.fromkeys(ref, "numeric")
     result = compare_columns(ref, cur, kinds, fdr=fdr, min_effect=dict.fromkeys(ref, minimum))
     p = [c.p_value for c in result]
     expected = _brute_bh(p)
@@ -222,7 +223,7 @@ def test_every_input_family_gives_the_same_result(rng: np.random.Generator) -> N
     flags = rng.random(500) < 0.4
     kinds: dict[str, Any] = {"x": "numeric", "c": "categorical", "b": "binary"}
     cur = {"x": rng.normal(0.2, 1, 300), "c": rng.choice(["a", "b", "d"], 300), "b": flags[:300]}
-    forms = [
+    forms: list[dict[str, Any]] = [
         {"x": x, "c": cats, "b": flags},
         {"x": pd.Series(x), "c": pd.Series(cats, dtype="string"), "b": pd.Series(flags)},
         {"x": pa.array(x, from_pandas=True), "c": pa.array(cats), "b": pa.array(flags)},
