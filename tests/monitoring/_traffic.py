@@ -77,6 +77,7 @@ def serve(
         df["request_id"] = [f"d{day}-{i}" for i in range(rows)]
         df["labelled"] = rng.random(rows) < label_share
         start = DAY0 + dt.timedelta(days=day)
+        rows_of_day: list[Any] = list(df.itertuples())  # named tuples: typed per column here
         records = [
             {
                 "request_id": r.request_id,
@@ -94,12 +95,12 @@ def serve(
                 "out.proba.0": float(1 - r.score),
                 "out.proba.1": float(r.score),
             }
-            for i, r in enumerate(df.itertuples())
+            for i, r in enumerate(rows_of_day)
         ]
         log.append(records)
         feedback += [
             {"request_id": r.request_id, "row": 0, "label": int(r.delayed)}
-            for r in df.itertuples()
+            for r in rows_of_day
             if r.labelled
         ]
         days.append(df)
