@@ -12,18 +12,16 @@ materialized at the same time). The requests replay the last April evening fligh
 
 Figures: requests/s and wrk's p50/p99 for SQLite and Redis with logging on, the same with
 ``--no-log`` (logging may cost at most 10%), errors; and the cost split of one request from a
-profile: the prediction service's own steps (parse, feature read, predict, log) timed by
-cProfile over requests sent in process, the rest of a request's CPU at the measured rate
-(2 cores / requests per second) being HTTP and the edge.
+profile: the prediction service's own steps (parse, feature read and checks, predict, log)
+timed over requests sent in process (each step's function wrapped by a timer), the rest of a
+request's CPU at the measured rate (2 cores / requests per second) being HTTP and the edge.
 """
 
 from __future__ import annotations
 
-import cProfile
 import importlib
 import json
 import os
-import pstats
 import shutil
 import subprocess
 import sys
@@ -42,7 +40,7 @@ KEYS = ["carrier", "origin", "dest", "tailnum", "sched_dep_hour", "day_of_week",
 REDIS_URL = "redis://127.0.0.1:6379/0"
 STEPS = {  # the prediction service's steps, by the functions that do them
     "parse": ("parse_rows",),
-    "feature read": ("build_frame",),
+    "feature read": ("build_inputs", "build_frame"),
     "predict": ("score",),
     "log": ("_record",),
 }
@@ -134,37 +132,54 @@ def _serve(project: Path, bodies: list[bytes], seconds: float, *, logging: bool)
 
 
 def worker_profile(spec: dict[str, Any]) -> dict[str, Any]:
-    """In process: requests through the prediction service (logging on) under cProfile;
-    microseconds per request in each step."""
+    """In process: requests through the prediction service (logging on), each of its steps
+    timed by a wrapper (they run in the app's threads); microseconds per request."""
+    import time
+
     from starlette.testclient import TestClient
 
     import weekend as wk
-    from weekend.serving import create_app
+    from weekend.serving import _predict, create_app
 
+    totals = dict.fromkeys([*STEPS, "service total"], 0.0)
+
+    def timed(step: str, fn: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                totals[step] += time.perf_counter() - started
+
+        return wrapper
+
+    for step, names in STEPS.items():
+        for name in names:
+            if hasattr(_predict, name):
+                setattr(_predict, name, timed(step, getattr(_predict, name)))
+            elif hasattr(_predict.PredictionService, name):
+                method = getattr(_predict.PredictionService, name)
+                setattr(_predict.PredictionService, name, timed(step, method))
+    service = _predict.PredictionService
+    service.predict = timed("service total", service.predict)  # type: ignore[method-assign]
     ws = wk.open(spec["project"])
     log = ws.predictions.open_log()
     bodies = [b.encode() for b in spec["bodies"]]
     app = create_app(ws, models=[f"{MODEL}@champion"], prediction_log=log, reload_seconds=None)
     n = int(spec["requests"])
+    headers = {"content-type": "application/json"}
     with TestClient(app) as http:
         for body in bodies[:20]:
-            http.post(PATH, content=body, headers={"content-type": "application/json"})
-        profile = cProfile.Profile()
-        profile.enable()
+            http.post(PATH, content=body, headers=headers)
+        for key in totals:
+            totals[key] = 0.0
+        started = time.perf_counter()
         for i in range(n):
-            http.post(
-                PATH, content=bodies[i % len(bodies)], headers={"content-type": "application/json"}
-            )
-        profile.disable()
-    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
-    out: dict[str, float] = {}
-    for step, names in STEPS.items():
-        total = 0.0
-        for (filename, _, func), (_, _, _, cumulative, _) in stats.items():
-            if func in names and "weekend/serving" in filename:
-                total += cumulative
-        out[step] = total / n * 1e6
+            http.post(PATH, content=bodies[i % len(bodies)], headers=headers)
+        elapsed = time.perf_counter() - started
     ws.close()
+    out = {key: value / n * 1e6 for key, value in totals.items()}
+    out["in-process request"] = elapsed / n * 1e6
     return out
 
 
@@ -231,8 +246,8 @@ def report(out: dict[str, Any]) -> str:
     if "failed" not in profile and profile:
         rps = medians.get("sqlite-log", {}).get("rps") or float("nan")
         budget = 2 / rps * 1e6 if rps == rps else float("nan")
-        service = sum(profile.values())
-        parts = ", ".join(f"{k} {fmt(v, 'us')}" for k, v in profile.items())
+        service = profile.get("service total", float("nan"))
+        parts = ", ".join(f"{k} {fmt(profile.get(k, float('nan')), 'us')}" for k in STEPS)
         lines.append(
             f"cost split per request (profile, SQLite): {parts}; the service's steps "
             f"{fmt(service, 'us')} of a {fmt(budget, 'us')} CPU budget at the measured rate "
