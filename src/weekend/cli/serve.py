@@ -46,7 +46,7 @@ def serve(
     project: Path | None = ProjectOption,
 ) -> None:
     """Serve models over HTTP: predictions, health, readiness, metrics, OpenAPI."""
-    from weekend.serving._serve import ServeConfig
+    from weekend.serving import ServeConfig
 
     config = ServeConfig(
         project=str(_root(project)),
@@ -79,18 +79,16 @@ def _root(project: Path | None) -> Path:
 
 def _start(config: Any, *, on: str, host: str, port: int, workers: int, replicas: int) -> None:
     from weekend.core.errors import InvalidValueError
-    from weekend.serving._serve import run
+    from weekend.serving import run_on_ray, run_service
 
     if on == "ray":
-        from weekend.serving._ray import run_on_ray
-
         run_on_ray(config, host=host, port=port, replicas=replicas)
         return
     if on != "local":
         raise InvalidValueError(f"--on must be local or ray, got {on!r}")
     if replicas != 1:
         raise InvalidValueError("--replicas goes with --on ray; locally, use --workers")
-    run(config, host=host, port=port, workers=workers)
+    run_service(config, host=host, port=port, workers=workers)
 
 
 __all__ = ["serve"]

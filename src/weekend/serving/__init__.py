@@ -28,9 +28,11 @@ from weekend.serving._features import MAX_ENTITIES, MAX_FEATURES, feature_routes
 from weekend.serving._json import iso_ns
 from weekend.serving._middleware import current_request_id
 from weekend.serving._pool import WorkPool
+from weekend.serving._ray import run_on_ray
 from weekend.serving._rows import MAX_ROWS
 from weekend.serving._schema import MAX_ERRORS
 from weekend.serving._serve import ServeConfig, build_app
+from weekend.serving._serve import run as run_service
 
 __all__ = [
     "ERROR_STATUS",
@@ -54,5 +56,7 @@ __all__ = [
     "error_response",
     "feature_routes",
     "iso_ns",
+    "run_on_ray",
+    "run_service",
     "status_for",
 ]
