@@ -64,6 +64,7 @@ class Runner:
         self.failed: dict[str, str] = {}
         self.values: dict[str, Any] = {}
         self.flights: dict[Future[Outcome], _Flight] = {}
+        self.pending_rows: dict[str, dict[str, Any]] = {}
 
     def run(self, graph: Graph) -> str | None:
         """Run every node; the first failed step's error, or None."""
@@ -119,7 +120,10 @@ class Runner:
             record.update(output_kind=hit[0], output_sha256=hit[1], output_size=hit[2])
             self._write(node.name, **record)
             return
-        self._write(node.name, **record)
+        if self.executor.name == "local":  # in process: one write when it ends
+            self.pending_rows[node.name] = record
+        else:
+            self._write(node.name, **record)
         args = {k: self._value(v) if isinstance(v, Handle) else v for k, v in node.args.items()}
         if WORKSPACE_PARAM in node.step.signature.parameters and self.workspace is not None:
             args[WORKSPACE_PARAM] = self.workspace
@@ -175,8 +179,8 @@ class Runner:
         sha: str | None = None,
         size: int | None = None,
     ) -> None:
-        self._write(
-            flight.node.name,
+        values = self.pending_rows.pop(flight.node.name, {})
+        values.update(
             status=status,
             attempts=flight.attempt,
             duration_ms=int((time.perf_counter() - flight.started) * 1000),
@@ -187,3 +191,4 @@ class Runner:
             output_size=size,
             ended_at=now_ms(),
         )
+        self._write(flight.node.name, **values)
