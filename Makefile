@@ -31,11 +31,13 @@ demo: $(VENV)/.demo
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-## check: lint, format, strict typing, and the import contracts of docs/design.md
+## check: lint, format, strict typing (src, bench; tests non-strict), and the import contracts of
+## docs/design.md
 check: $(VENV)/.dev
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy
+	$(BIN)/mypy --config-file tests/mypy.ini tests
 	$(BIN)/lint-imports
 
 ## bench: every benchmark (creates the peers' own virtual environments under bench/.venvs)

@@ -242,7 +242,7 @@ def _read_everything(ws: Workspace, run_id: str) -> None:
     assert [r.id for r in ws.runs.search("attributes.status = 'running'")] == [run_id]
     assert ws.runs.search()[0].stale
     assert [e.name for e in ws.experiments.list()] == ["doomed"]
-    assert ws.runs.history(run_id, "loss")[-1].step == HELD - 1
+    assert ws.runs.metric_history(run_id, "loss")[-1].step == HELD - 1
 
 
 # -- dead-run detection across machines -----------------------------------------------------------
