@@ -179,6 +179,20 @@ def _distribution_plot(page: _Page, name: str, dist: Mapping[str, Any]) -> None:
     page.plot(data, {"title": f"{name}: reference vs latest window", "barmode": "overlay"})
 
 
+def _quality_plots(page: _Page, windows: list[dict[str, Any]]) -> None:
+    starts = [w["start"] for w in windows]
+    page.heading("Volume, latency and data quality")
+    series = (
+        ("rows", "volume", "bar"),
+        ("latency_ms_p95", "latency p95 (ms)", "lines+markers"),
+        ("missing_share", "missing share", "lines+markers"),
+    )
+    for key, title, style in series:
+        trace: dict[str, Any] = {"x": starts, "y": [w[key] for w in windows], "name": title}
+        trace.update({"type": "bar"} if style == "bar" else {"mode": style})
+        page.plot([trace], {"title": title})
+
+
 def served_html(report: ServedReport) -> str:
     """The page of a served-traffic report."""
     d = report.to_dict()
@@ -212,33 +226,7 @@ def served_html(report: ServedReport) -> str:
     )
     page.heading("Performance")
     _performance_plots(page, windows)
-    page.heading("Volume, latency and data quality")
-    page.plot(
-        [{"x": starts, "y": [w["rows"] for w in windows], "type": "bar", "name": "rows"}],
-        {"title": "volume"},
-    )
-    page.plot(
-        [
-            {
-                "x": starts,
-                "y": [w["latency_ms_p95"] for w in windows],
-                "mode": "lines+markers",
-                "name": "p95 latency (ms)",
-            }
-        ],
-        {"title": "latency p95 (ms)"},
-    )
-    page.plot(
-        [
-            {
-                "x": starts,
-                "y": [w["missing_share"] for w in windows],
-                "mode": "lines+markers",
-                "name": "missing share",
-            }
-        ],
-        {"title": "missing share"},
-    )
+    _quality_plots(page, windows)
     if windows and windows[-1]["drift"]:
         page.heading("Latest window, per feature")
         rows, marked = _column_rows(windows[-1]["drift"])
