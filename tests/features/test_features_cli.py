@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
-from feature_project import hours, open_ws, stats_frame
 from typer.testing import CliRunner
 
+from feature_project import hours, open_ws, stats_frame
 from weekend.cli import app
 
 DEFINITIONS = textwrap.dedent(
