@@ -24,10 +24,10 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
-# Shared machines are noisy: no per-example deadline; a failure prints how to reproduce it.
 if TYPE_CHECKING:
     from weekend.workspace import Workspace
 
+# Shared machines are noisy: no per-example deadline; a failure prints how to reproduce it.
 settings.register_profile("weekend", deadline=None, print_blob=True)
 settings.load_profile("weekend")
 
