@@ -93,6 +93,7 @@ PUBLIC_PACKAGES = (
     "weekend.data",
     "weekend.features",
     "weekend.features.online",
+    "weekend.monitoring",
     "weekend.pipelines",
     "weekend.predictions",
     "weekend.registry",

@@ -10,7 +10,9 @@ load on first use, so that ``import weekend`` stays fast. Grouped:
 - label-free performance estimation: :func:`estimate_performance`,
   :class:`PerformanceEstimator`, :class:`Estimate`, :class:`MetricEstimate`;
 - comparing two tables: :func:`compare_tables`, :class:`DriftReport` (``ws.monitor.compare``);
-- the service: :class:`Monitor` (``ws.monitor``).
+- the service: :class:`Monitor` (``ws.monitor``); served traffic: :class:`ServedReport`,
+  :class:`WindowReport`; stored reports and alerts: :class:`StoredReport`, :class:`Alert`,
+  :class:`AlertPolicy`, :class:`Action`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from typing import TYPE_CHECKING
 from weekend.core.lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from weekend.monitoring._alerts import Action, AlertPolicy
     from weekend.monitoring._compare import DriftReport, compare_tables
+    from weekend.monitoring._report import ServedReport, WindowReport
+    from weekend.monitoring._store import Alert, StoredReport
     from weekend.monitoring.service import Monitor
     from weekend.monitoring.stats import (
         ColumnDrift,
@@ -39,6 +44,12 @@ if TYPE_CHECKING:
 
 _STATS = "weekend.monitoring.stats"
 _LAZY = {
+    "Action": "weekend.monitoring._alerts",
+    "Alert": "weekend.monitoring._store",
+    "AlertPolicy": "weekend.monitoring._alerts",
+    "ServedReport": "weekend.monitoring._report",
+    "StoredReport": "weekend.monitoring._store",
+    "WindowReport": "weekend.monitoring._report",
     "ColumnDrift": _STATS,
     "Counts": _STATS,
     "Distribution": _STATS,
@@ -57,6 +68,9 @@ _LAZY = {
 }
 
 __all__ = [
+    "Action",
+    "Alert",
+    "AlertPolicy",
     "ColumnDrift",
     "Counts",
     "Distribution",
@@ -68,6 +82,9 @@ __all__ = [
     "PerformanceEstimator",
     "Reference",
     "Reservoir",
+    "ServedReport",
+    "StoredReport",
+    "WindowReport",
     "compare_columns",
     "compare_tables",
     "estimate_performance",
