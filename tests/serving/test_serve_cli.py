@@ -130,3 +130,23 @@ def test_a_killed_worker_is_replaced_and_the_service_keeps_answering(
             server.kill()
             output, _ = server.communicate()
     assert b"Traceback" not in output, output.decode()[-3000:]
+
+
+def test_the_served_app_requires_a_token_once_one_is_active(flights_ws: Workspace) -> None:
+    from _edge import TestClient
+
+    from weekend.serving import build_app
+    from weekend.serving.tokens import Tokens
+
+    row = flights(1, seed=3)[FEATURES].astype({"origin": str}).to_dict("records")
+    config = ServeConfig(str(flights_ws.root), ["flight-delay@champion"], log_predictions=False)
+    with TestClient(build_app(config)) as http:  # no token yet: open (on loopback)
+        assert http.post("/v1/models/flight-delay/predict", json=row).status_code == 200
+    token = Tokens(flights_ws.catalog).create("ci", ["predict"])
+    check_binding("0.0.0.0", tokens=True, insecure=False)  # an active token allows any address
+    with TestClient(build_app(config)) as http:
+        missing = http.post("/v1/models/flight-delay/predict", json=row)
+        bearer = {"Authorization": f"Bearer {token.token}"}
+        allowed = http.post("/v1/models/flight-delay/predict", json=row, headers=bearer)
+    assert missing.status_code == 401
+    assert allowed.status_code == 200

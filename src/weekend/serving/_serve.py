@@ -102,15 +102,12 @@ def _log_of(ws: Workspace, config: ServeConfig) -> Any:
 
 
 def _auth_of(ws: Workspace) -> tuple[Any, bool]:
-    """(the token check for the predict route, whether any token is configured)."""
-    try:
-        from weekend.serving import _auth  # type: ignore[attr-defined]
-    except ImportError:
-        return None, False
-    check = getattr(_auth, "require_role", None)
-    configured = getattr(_auth, "tokens_configured", None)
-    has_tokens = bool(configured(ws)) if callable(configured) else False
-    return (check if has_tokens else None), has_tokens
+    """(the token check of the routes, whether a token is active): tokens are required as
+    soon as one is active (``weekend tokens create``)."""
+    from weekend.serving._auth import require_role, tokens_configured
+
+    active = tokens_configured(ws)
+    return (require_role if active else None), active
 
 
 def build_app(config: ServeConfig) -> Starlette:
