@@ -21,8 +21,8 @@ app = typer.Typer(
     cls=WeekendGroup,  # errors become messages and exit codes inside the app
     help=(
         "weekend: from raw data to a production model. Datasets, features, tracked runs, a "
-        "model registry with gates, batch prediction, an online prediction service. Planned: "
-        "monitoring, retraining, a dashboard."
+        "model registry with gates, batch prediction, an online prediction service, "
+        "monitoring with alerts. Planned: retraining, a dashboard."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
