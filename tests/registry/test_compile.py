@@ -54,23 +54,28 @@ def _register(ws: Workspace, model: Any, frame: pd.DataFrame, name: str = "m") -
 
 
 def _fresh(rng: np.random.Generator, n: int = 500) -> pd.DataFrame:
-    """New rows, with categories the model never saw."""
+    """New rows, with categories the model never saw (every third of the first 60 rows,
+    and 40 rows after them)."""
     frame = features(flights(rng, n))
-    frame.loc[frame.index[:40], "carrier"] = "ZZ"
+    frame.loc[frame.index[0:60:3], "carrier"] = "ZZ"
+    frame.loc[frame.index[100:140], "carrier"] = "ZZ"
     return frame
 
 
 def _same(loaded: LoadedVersion, frame: pd.DataFrame) -> None:
+    """Equal outputs on the whole frame (encoded column by column) and on its first rows in
+    small calls (encoded row by row), unknown categories included."""
     compiled = loaded.compiled()
     assert compiled is not None
     valid = loaded.validate(frame)
-    got, want = compiled.predict_columns(valid), loaded.predict_columns(valid)
-    assert got.keys() == want.keys()
-    for key, values in want.items():
-        if key == "prediction" and compiled.classes_ is not None:
-            np.testing.assert_array_equal(got[key], values)
-        else:
-            np.testing.assert_allclose(got[key], values, rtol=1e-5, atol=1e-5)
+    for part in [valid, *(valid.iloc[i : i + 3] for i in range(0, 60, 3)), valid.iloc[:1]]:
+        got, want = compiled.predict_columns(part), loaded.predict_columns(part)
+        assert got.keys() == want.keys()
+        for key, values in want.items():
+            if key == "prediction" and compiled.classes_ is not None:
+                np.testing.assert_array_equal(got[key], values)
+            else:
+                np.testing.assert_allclose(got[key], values, rtol=1e-5, atol=1e-5)
     assert compiled.fallbacks == 0
 
 

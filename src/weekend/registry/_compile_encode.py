@@ -118,17 +118,19 @@ class ColumnProgram:
 
     def matrix(self, columns: Mapping[str, Array], n: int) -> Array:
         """The float64 feature matrix (``n`` rows) of the input columns."""
-        x = np.empty((n, self.width), dtype=np.float64)
+        x = np.zeros((n, self.width), dtype=np.float64)
+        names = self.names
         for block in self._numeric:
-            a = np.empty((n, len(block.columns)), dtype=np.float64)
+            end = block.offset + len(block.columns)
             for i, column in enumerate(block.columns):
-                a[:, i] = columns[self.names[column]]
-            _apply(block.ops, a)
-            x[:, block.offset : block.offset + len(block.columns)] = a
+                x[:, block.offset + i] = columns[names[column]]
+            if block.ops:
+                a = x[:, block.offset : end]  # a view: the ops work in place
+                _apply(block.ops, a)
         for hot in self._onehot:
-            x[:, hot.offset : hot.offset + hot.width] = _encode_onehot(hot, columns, n, self.names)
+            _encode_onehot(hot, columns[names[hot.column]].tolist(), x)
         for code in self._ordinal:
-            x[:, code.offset] = _encode_ordinal(code, columns[self.names[code.column]])
+            _encode_ordinal(code, columns[names[code.column]].tolist(), x)
         _apply(self._post, x)
         for position in self.negative_as_missing:
             view = x[:, position]
@@ -137,42 +139,60 @@ class ColumnProgram:
 
 
 _ABSENT = -2.0  # a lookup miss (a code of its own: the dicts hold codes >= -1)
+SMALL = 8
+"""Up to this many rows, columns are encoded row by row (array set-up costs more)."""
 
 
-def _encode_onehot(
-    hot: _OneHotBlock, columns: Mapping[str, Array], n: int, names: list[str]
-) -> Array:
-    values = columns[names[hot.column]].tolist()
-    get = hot.lookup.get
-    slots = np.fromiter((get(v, _ABSENT) for v in values), dtype=np.float64, count=n)
+def _onehot_miss(hot: _OneHotBlock, value: Any) -> int:
+    """The slot of a value the lookup missed (missing or unknown), -1 for none."""
+    if _missing(value):
+        if hot.fill is _NO_FILL:
+            raise EncodeUnsupportedError("a missing value the encoder does not impute")
+        value = hot.fill
+    slot = hot.lookup.get(value)
+    if slot is None and not hot.unknown_zero:
+        raise EncodeUnsupportedError("a category the encoder refuses")
+    return -1 if slot is None else slot
+
+
+def _encode_onehot(hot: _OneHotBlock, values: list[Any], x: Array) -> None:
+    """Set the block's ones in ``x`` (zeros elsewhere)."""
+    get, offset = hot.lookup.get, hot.offset
+    if len(values) <= SMALL:
+        for row, value in enumerate(values):
+            slot = get(value)
+            if slot is None:
+                slot = _onehot_miss(hot, value)
+            if slot >= 0:
+                x[row, offset + slot] = 1.0
+        return
+    slots = np.fromiter((get(v, _ABSENT) for v in values), dtype=np.float64, count=len(values))
     for row in np.flatnonzero(slots == _ABSENT).tolist():  # missing or unknown: rare
-        value = values[row]
-        if _missing(value):
-            if hot.fill is _NO_FILL:
-                raise EncodeUnsupportedError("a missing value the encoder does not impute")
-            value = hot.fill
-        slot = get(value)
-        if slot is None and not hot.unknown_zero:
-            raise EncodeUnsupportedError("a category the encoder refuses")
-        slots[row] = -1 if slot is None else slot
-    out = np.zeros((n, hot.width), dtype=np.float64)
+        slots[row] = _onehot_miss(hot, values[row])
     rows = np.flatnonzero(slots >= 0)
-    out[rows, slots[rows].astype(np.intp)] = 1.0
-    return out
+    x[rows, offset + slots[rows].astype(np.intp)] = 1.0
 
 
-def _encode_ordinal(block: _OrdinalBlock, values: Array) -> Array:
-    items = values.tolist()
-    get = block.lookup.get
-    out = np.fromiter((get(v, math.inf) for v in items), dtype=np.float64, count=len(items))
-    for row in np.flatnonzero(out == math.inf).tolist():  # missing or unknown: rare
-        code = block.missing if _missing(items[row]) else None
+def _ordinal_miss(block: _OrdinalBlock, value: Any) -> float:
+    code = block.missing if _missing(value) else None
+    if code is None:
+        code = block.unknown
         if code is None:
-            code = block.unknown
-            if code is None:
-                raise EncodeUnsupportedError("a category the encoder refuses")
-        out[row] = code
-    return out
+            raise EncodeUnsupportedError("a category the encoder refuses")
+    return code
+
+
+def _encode_ordinal(block: _OrdinalBlock, values: list[Any], x: Array) -> None:
+    get, offset = block.lookup.get, block.offset
+    if len(values) <= SMALL:
+        for row, value in enumerate(values):
+            code = get(value)
+            x[row, offset] = _ordinal_miss(block, value) if code is None else code
+        return
+    out = np.fromiter((get(v, math.inf) for v in values), dtype=np.float64, count=len(values))
+    for row in np.flatnonzero(out == math.inf).tolist():  # missing or unknown: rare
+        out[row] = _ordinal_miss(block, values[row])
+    x[:, offset] = out
 
 
 def _ordinal(est: Any, positions: list[int], offset: int) -> list[_OrdinalBlock]:
