@@ -264,13 +264,3 @@ def test_what_the_encoder_refuses_goes_to_the_original(ws: Workspace, data: Any)
     with pytest.raises(ValueError, match="unknown categor"):
         compiled.predict(row)  # the original's own error
     assert compiled.fallbacks == 1
-
-
-def test_large_batches_go_to_the_original_for_treelite(ws: Workspace, data: Any) -> None:
-    loaded = _register(ws, _ordinal_hgb(data, categorical=True), data)
-    compiled = loaded.compiled()
-    assert compiled is not None
-    assert compiled.max_rows is not None
-    big = features(flights(np.random.default_rng(9), compiled.max_rows + 1))
-    np.testing.assert_array_equal(compiled.predict_proba(big), loaded.predict_proba(big))
-    assert compiled.fallbacks == 0

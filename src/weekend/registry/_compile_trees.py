@@ -51,9 +51,6 @@ class TreeliteModel(CompiledModel):
     """Trees predicted by Treelite's GTIL on the matrix of a compiled encoder."""
 
     backend: ClassVar[str] = "treelite"
-    max_rows: ClassVar[int | None] = 512
-    """GTIL interprets the trees: about 50 us a row on the W3 model, which is what
-    scikit-learn's own batch predictor costs a row beyond its fixed cost of milliseconds."""
 
     def __init__(
         self,

@@ -11,8 +11,6 @@ classifier, values of a regressor); labels, fallbacks and output columns are sha
 * **labels** are the class of highest probability. A row whose two best classes are closer
   than the check's tolerance is decided by the original model, so a label never depends on
   a rounding difference between the libraries;
-* **size**: a backend may leave calls of more than :attr:`CompiledModel.max_rows` rows to
-  the original model, where the original's own batch code is the faster one;
 * **fallback**: a value the backend cannot take as the original would (a category an encoder
   refuses, a missing value where the graph has no branch for it, a runtime error of the
   backend) hands the whole call to the original model, which then answers or fails exactly
@@ -124,8 +122,6 @@ class CompiledModel(abc.ABC):
     """A model compiled for serving, checked against the original (see the module doc)."""
 
     backend: ClassVar[str] = ""
-    max_rows: ClassVar[int | None] = None
-    """Larger calls go to the original model, where it is the faster one (None: never)."""
 
     def __init__(
         self,
@@ -187,7 +183,7 @@ class CompiledModel(abc.ABC):
         from weekend.registry._compile_encode import EncodeUnsupportedError
 
         columns, n = self.columns(data)
-        if n == 0 or (self.max_rows is not None and n > self.max_rows):
+        if n == 0:
             return self._fallback(data, probabilities)
         try:
             raw = self._raw(columns, n)
