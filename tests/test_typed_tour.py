@@ -1,4 +1,4 @@
-"""A user's ``mypy --strict`` on the README's tour: it type-checks, and no ``Any`` leaks from weekend.
+"""A user's ``mypy --strict`` on the README's tour: it type-checks, no ``Any`` leaks from weekend.
 
 The README's Python blocks become one script; ``reveal_type`` lines ask mypy what each object
 the tour handles is; none may be ``Any`` (an untyped service would make every call on it
@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from _doc_pages import ROOT, python_code
 
 # The objects a user meets in the tour, by the expression that names them.

@@ -56,8 +56,7 @@ def parse_ref(ref: object, kind: str = "model", *, aliases: bool = True) -> Ref:
             validate_name(head, f"{kind} name")
         if ref.count("/") + (ref.count("@") if aliases else 0) > 1:
             raise InvalidValueError(
-                f"{kind} reference {ref!r:.80} has more than one '/'{marks}"
-                f"; expected {forms}"
+                f"{kind} reference {ref!r:.80} has more than one '/'{marks}; expected {forms}"
             )
         if "/" in ref:
             name, _, version = ref.partition("/")

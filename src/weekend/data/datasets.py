@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from weekend.catalog import Catalog
     from weekend.artifacts import ArtifactStore
+    from weekend.catalog import Catalog
     from weekend.core.settings import Settings
     from weekend.data._validate import ValidationReport
 
