@@ -74,6 +74,9 @@ def test_files_and_dataset_references(
     from_files = ws.monitor.compare(tmp_path / "before.parquet", str(tmp_path / "after.csv"))
     assert from_files.drifted == ["distance", "origin", "night"]
     assert from_files.skipped["time_hour"] == "not compared: only in the reference"
+    # a Parquet file is read column by column; the statistics are those of the whole table
+    by_column = ws.monitor.compare(tmp_path / "before.parquet", after).to_dict()["columns"]
+    assert by_column == ws.monitor.compare(before, after).to_dict()["columns"]
     ws.datasets.register("flights", before)
     ws.datasets.register("flights", after)
     by_ref = ws.monitor.compare("flights/1", "flights/2")

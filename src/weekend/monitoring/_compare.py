@@ -24,8 +24,9 @@ are listed in ``skipped`` with the reason.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from weekend.core.errors import InvalidValueError, NotFoundError
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from weekend.artifacts import ArtifactStore
-    from weekend.data import Datasets
+    from weekend.data import Datasets, Input
     from weekend.registry import ModelVersion
 
 REFERENCE_SAMPLE = "reference/sample.parquet"
@@ -97,7 +98,7 @@ class _Side:
 
     label: str
     rows: int
-    columns: dict[str, Any]
+    columns: Mapping[str, Any]
     kinds: dict[str, Kind | str]  # a Kind, or why the column cannot be compared
     counts: dict[str, Counts] = field(default_factory=dict)
     unusable: dict[str, str] = field(default_factory=dict)
@@ -123,10 +124,50 @@ def _kind_of_logical(logical: str) -> Kind | str:
     return f"not compared: a {logical} column (time always moves on; compare a derived feature)"
 
 
+class _ParquetColumns(Mapping[str, Any]):
+    """A Parquet file's columns, each read when asked for and not kept: a comparison then
+    holds one column pair at a time (and each prepared reference), never both tables."""
+
+    def __init__(self, inp: Input, path: Path, names: list[str], what: str) -> None:
+        self._inp, self._path, self._names, self._what = inp, path, names, what
+
+    def __getitem__(self, name: str) -> Any:
+        import pyarrow.parquet as pq
+
+        if name not in self._names:
+            raise KeyError(name)
+        try:
+            return pq.read_table(self._path, columns=[name], use_threads=False).column(0)
+        except Exception as exc:
+            raise self._inp.error(exc, self._what) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+def _parquet_side(inp: Input, what: str) -> _Side:
+    import pyarrow.parquet as pq
+
+    path = inp.parquet_path()  # a dataset version's file is verified against its hash
+    try:
+        meta = pq.read_metadata(path)
+        schema = meta.schema.to_arrow_schema()
+    except Exception as exc:
+        raise inp.error(exc, what) from None
+    names = list(schema.names)
+    kinds = {name: kind_of_type(schema.field(name).type) for name in names}
+    return _Side(inp.label, meta.num_rows, _ParquetColumns(inp, path, names, what), kinds)
+
+
 def _table_side(source: Any, what: str, datasets: Datasets | None) -> _Side:
     from weekend.data import open_input, read_table
 
     inp = open_input(source, what=what, datasets=datasets)
+    if inp.kind in ("parquet", "dataset"):
+        return _parquet_side(inp, what)
     table = read_table(inp, what=what, datasets=datasets, allow_empty=True)
     columns = {name: table.column(name) for name in table.column_names}
     kinds = {name: kind_of_type(column.type) for name, column in columns.items()}
@@ -164,13 +205,13 @@ def _model_side(version: ModelVersion, artifacts: ArtifactStore | None) -> _Side
             "register it with datasets={'training': ...} or an input_example of at least 100 "
             "rows, or compare against the training data itself"
         )
-    side = _Side(f"model {version.ref}", 0, {}, {})
+    names = [] if sample is None else sample.column_names
+    columns = {} if sample is None else {name: sample.column(name) for name in names}
+    side = _Side(f"model {version.ref}", 0, columns, {})
     if sample is not None:
         side.rows = sample.num_rows
         side.label += f" (reference sample, {sample.num_rows:,} rows)"
-        for name in sample.column_names:
-            side.columns[name] = sample.column(name)
-            side.kinds[name] = kind_of_type(sample.column(name).type)
+        side.kinds.update({name: kind_of_type(sample.column(name).type) for name in names})
     why = (
         "the model version has no reference sample"
         if sample is None
