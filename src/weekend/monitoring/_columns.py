@@ -130,10 +130,8 @@ def numeric_values(name: str, values: Any) -> NumericValues:
             field=name,
         )
     try:
-        if family == "arrow":
-            import pyarrow as pa
-
-            array = np.asarray(values.cast(pa.float64()).to_numpy(zero_copy_only=False))
+        if family == "arrow":  # nulls come out as NaN (numbers) or None (booleans)
+            array = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
         elif family == "pandas":
             array = values.to_numpy(dtype=np.float64, na_value=np.nan)
         else:

@@ -137,7 +137,8 @@ class _ParquetColumns(Mapping[str, Any]):
         if name not in self._names:
             raise KeyError(name)
         try:
-            return pq.read_table(self._path, columns=[name], use_threads=False).column(0)
+            table = pq.ParquetFile(self._path).read(columns=[name], use_threads=False)
+            return table.column(0)
         except Exception as exc:
             raise self._inp.error(exc, self._what) from None
 
