@@ -96,12 +96,13 @@ class ColumnProgram:
 
     @property
     def identity(self) -> dict[int, str]:
-        """Output positions that are an input column unchanged (for split-threshold probes)."""
-        if self._post:
+        """Output positions that are an input column unchanged, but for the imputation of
+        its missing values (for split-threshold probes)."""
+        if any(op.kind != "impute" for op in self._post):
             return {}
         out = {}
         for block in self._numeric:
-            if not block.ops:
+            if all(op.kind == "impute" for op in block.ops):
                 for i, column in enumerate(block.columns):
                     out[block.offset + i] = self.names[column]
         return out
