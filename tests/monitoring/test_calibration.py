@@ -11,20 +11,31 @@ docs/monitoring.md. Seeds are fixed: a failure reproduces exactly.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from _simulation import margin, simulate
 
 from weekend.monitoring.stats import DEFAULT_FDR
+
+# The tables' runs take tens of minutes on 2 cores: opt in (they are the figures of
+# docs/monitoring.md, regenerated with `python tests/monitoring/_simulation.py`).
+LONG = pytest.mark.skipif(
+    os.environ.get("WEEKEND_LONG_SIMULATIONS") != "1",
+    reason="the long simulations run with WEEKEND_LONG_SIMULATIONS=1 (tens of minutes)",
+)
+
+LONG_MARKS = [pytest.mark.slow, LONG, pytest.mark.timeout(1800)]
 
 NO_DRIFT = [
     pytest.param(1_000, 200, id="1k"),
     pytest.param(10_000, 30, id="10k"),
     pytest.param(100_000, 5, id="100k"),
     pytest.param(1_000_000, 2, id="1M", marks=pytest.mark.timeout(600)),
-    pytest.param(1_000, 2000, id="1k-long", marks=[pytest.mark.slow, pytest.mark.timeout(1800)]),
-    pytest.param(10_000, 500, id="10k-long", marks=[pytest.mark.slow, pytest.mark.timeout(1800)]),
-    pytest.param(100_000, 60, id="100k-long", marks=[pytest.mark.slow, pytest.mark.timeout(1800)]),
-    pytest.param(1_000_000, 10, id="1M-long", marks=[pytest.mark.slow, pytest.mark.timeout(1800)]),
+    pytest.param(1_000, 2000, id="1k-long", marks=LONG_MARKS),
+    pytest.param(10_000, 500, id="10k-long", marks=LONG_MARKS),
+    pytest.param(100_000, 60, id="100k-long", marks=LONG_MARKS),
+    pytest.param(1_000_000, 10, id="1M-long", marks=LONG_MARKS),
 ]
 
 
@@ -46,7 +57,7 @@ def test_no_drift_keeps_false_alarms_at_the_nominal_level(n: int, windows: int) 
 
 POWER = [
     pytest.param(30, id="fast"),
-    pytest.param(300, id="long", marks=[pytest.mark.slow, pytest.mark.timeout(1800)]),
+    pytest.param(300, id="long", marks=LONG_MARKS),
 ]
 
 
