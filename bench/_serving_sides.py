@@ -21,6 +21,7 @@ import _http_load as load
 import _peer
 
 BENCH = Path(__file__).resolve().parent
+BATCH_WAIT_MS = 0.5
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 _MLFLOW_SAVE = r"""
@@ -84,20 +85,23 @@ def sides(paths: dict[str, Path], data: Path, logs: Path) -> dict[str, Side]:
         cmd = [_python(), str(BENCH / "_serving_apps.py"), "floor", "--port", str(port)]
         return load.Server("floor", cmd, port, "/predict", probe, ONE_THREAD, logs)
 
-    def weekend(port: int, probe: bytes) -> load.Server:
-        exe = str(Path(sys.executable).with_name("weekend"))
-        cmd = [exe, "serve", "w3@champion", "--port", str(port), "--project", project]
-        cmd += ["--no-log", "--reload-seconds", "0"]
-        return load.Server("weekend", cmd, port, "/v1/models/w3/predict", probe, ONE_THREAD, logs)
-
-    def compiled(batch: bool) -> Callable[[int, bytes], load.Server]:
+    def weekend(batch_wait_ms: float | None) -> Callable[[int, bytes], load.Server]:
         def make(port: int, probe: bytes) -> load.Server:
-            cmd = [_python(), str(BENCH / "_serving_apps.py"), "compiled", "--port", str(port)]
-            cmd += ["--project", project, "--ref", "w3@champion"] + (["--batch"] if batch else [])
-            name = "weekend-batched" if batch else "weekend-compiled"
-            return load.Server(name, cmd, port, "/predict", probe, ONE_THREAD, logs)
+            exe = str(Path(sys.executable).with_name("weekend"))
+            cmd = [exe, "serve", "w3@champion", "--port", str(port), "--project", project]
+            cmd += ["--no-log", "--reload-seconds", "0"]
+            name = "weekend"
+            if batch_wait_ms is not None:
+                cmd += ["--batch-wait-ms", str(batch_wait_ms)]
+                name = "weekend-batched"
+            return load.Server(name, cmd, port, "/v1/models/w3/predict", probe, ONE_THREAD, logs)
 
         return make
+
+    def edge(port: int, probe: bytes) -> load.Server:
+        cmd = [_python(), str(BENCH / "_serving_apps.py"), "compiled", "--port", str(port)]
+        cmd += ["--project", project, "--ref", "w3@champion"]
+        return load.Server("edge-compiled", cmd, port, "/predict", probe, ONE_THREAD, logs)
 
     def mlflow(port: int, probe: bytes) -> load.Server:
         venv = _peer.ensure_venv(
@@ -141,9 +145,11 @@ def sides(paths: dict[str, Path], data: Path, logs: Path) -> dict[str, Side]:
 
     return {
         "floor": Side("floor", "/predict", False, floor),
-        "weekend": Side("weekend", "/v1/models/w3/predict", False, weekend),
-        "weekend-compiled": Side("weekend-compiled", "/predict", False, compiled(False)),
-        "weekend-batched": Side("weekend-batched", "/predict", False, compiled(True)),
+        "weekend": Side("weekend", "/v1/models/w3/predict", False, weekend(None)),
+        "weekend-batched": Side(
+            "weekend-batched", "/v1/models/w3/predict", False, weekend(BATCH_WAIT_MS)
+        ),
+        "edge-compiled": Side("edge-compiled", "/predict", False, edge),
         "mlflow": Side("mlflow", "/invocations", True, mlflow),
         "bentoml": Side("bentoml", "/predict", False, bentoml),
     }
