@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from feature_project import DRIVER, hours, open_ws
 
+from feature_project import DRIVER, hours, open_ws
 from weekend.features import FeatureView
 
 
