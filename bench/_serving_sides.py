@@ -65,6 +65,9 @@ class W3:
 """
 
 
+Maker = Callable[[int, bytes], load.Server]
+
+
 @dataclass(frozen=True)
 class Side:
     name: str
@@ -75,6 +78,58 @@ class Side:
 
 def _python() -> str:
     return sys.executable
+
+
+def _mlflow(paths: dict[str, Path], data: Path, logs: Path) -> Maker:
+    """The mlflow side's server factory (its venv and files made on first use)."""
+
+    def mlflow(port: int, probe: bytes) -> load.Server:
+        venv = _peer.ensure_venv(
+            "mlflow-serving", ["mlflow==3.17.2", "scikit-learn==1.9.1"], check_import="mlflow"
+        )
+        target = data / "mlflow-model"
+        if not (target / "MLmodel").exists():
+            script = data / "mlflow_save.py"
+            script.write_text(_MLFLOW_SAVE)
+            tmp = data / "mlflow-model.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            args = [str(paths["model"]), str(paths["reference"]), str(tmp)]
+            _peer.run_worker(venv, script, args)
+            shutil.rmtree(target, ignore_errors=True)
+            tmp.rename(target)
+        cmd = [str(venv.python), "-m", "mlflow", "models", "serve", "-m", str(target)]
+        cmd += ["--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"]
+        env = {**ONE_THREAD, "PATH": f"{venv.bin}:{os.environ.get('PATH', '')}"}
+        return load.Server("mlflow", cmd, port, "/invocations", probe, env, logs)
+
+    return mlflow
+
+
+def _bentoml(paths: dict[str, Path], data: Path, logs: Path) -> Maker:
+    """The bentoml side's server factory (its venv and files made on first use)."""
+
+    def bentoml(port: int, probe: bytes) -> load.Server:
+        venv = _peer.ensure_venv(
+            "bentoml",
+            ["bentoml==1.4.40", "scikit-learn==1.9.1", "pandas"],
+            check_import="bentoml",
+        )
+        folder = data / "bentoml"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "service.py").write_text(_BENTO_SERVICE.format(model=str(paths["model"])))
+        cmd = [str(venv.python), "-m", "bentoml", "serve", "service:W3"]
+        cmd += ["--host", "127.0.0.1", "--port", str(port)]
+        env = {
+            **ONE_THREAD,
+            "PATH": f"{venv.bin}:{os.environ.get('PATH', '')}",
+            "BENTOML_HOME": str(data / "bentoml-home"),
+            "BENTOML_DO_NOT_TRACK": "True",
+        }
+        server = load.Server("bentoml", cmd, port, "/predict", probe, env, logs)
+        server.cwd = folder
+        return server
+
+    return bentoml
 
 
 def sides(paths: dict[str, Path], data: Path, logs: Path) -> dict[str, Side]:
@@ -103,46 +158,6 @@ def sides(paths: dict[str, Path], data: Path, logs: Path) -> dict[str, Side]:
         cmd += ["--project", project, "--ref", "w3@champion"]
         return load.Server("edge-compiled", cmd, port, "/predict", probe, ONE_THREAD, logs)
 
-    def mlflow(port: int, probe: bytes) -> load.Server:
-        venv = _peer.ensure_venv(
-            "mlflow-serving", ["mlflow==3.17.2", "scikit-learn==1.9.1"], check_import="mlflow"
-        )
-        target = data / "mlflow-model"
-        if not (target / "MLmodel").exists():
-            script = data / "mlflow_save.py"
-            script.write_text(_MLFLOW_SAVE)
-            tmp = data / "mlflow-model.tmp"
-            shutil.rmtree(tmp, ignore_errors=True)
-            args = [str(paths["model"]), str(paths["reference"]), str(tmp)]
-            _peer.run_worker(venv, script, args)
-            shutil.rmtree(target, ignore_errors=True)
-            tmp.rename(target)
-        cmd = [str(venv.python), "-m", "mlflow", "models", "serve", "-m", str(target)]
-        cmd += ["--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"]
-        env = {**ONE_THREAD, "PATH": f"{venv.bin}:{os.environ.get('PATH', '')}"}
-        return load.Server("mlflow", cmd, port, "/invocations", probe, env, logs)
-
-    def bentoml(port: int, probe: bytes) -> load.Server:
-        venv = _peer.ensure_venv(
-            "bentoml",
-            ["bentoml==1.4.40", "scikit-learn==1.9.1", "pandas"],
-            check_import="bentoml",
-        )
-        folder = data / "bentoml"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "service.py").write_text(_BENTO_SERVICE.format(model=str(paths["model"])))
-        cmd = [str(venv.python), "-m", "bentoml", "serve", "service:W3"]
-        cmd += ["--host", "127.0.0.1", "--port", str(port)]
-        env = {
-            **ONE_THREAD,
-            "PATH": f"{venv.bin}:{os.environ.get('PATH', '')}",
-            "BENTOML_HOME": str(data / "bentoml-home"),
-            "BENTOML_DO_NOT_TRACK": "True",
-        }
-        server = load.Server("bentoml", cmd, port, "/predict", probe, env, logs)
-        server.cwd = folder
-        return server
-
     return {
         "floor": Side("floor", "/predict", False, floor),
         "weekend": Side("weekend", "/v1/models/w3/predict", False, weekend(None)),
@@ -150,8 +165,8 @@ def sides(paths: dict[str, Path], data: Path, logs: Path) -> dict[str, Side]:
             "weekend-batched", "/v1/models/w3/predict", False, weekend(BATCH_WAIT_MS)
         ),
         "edge-compiled": Side("edge-compiled", "/predict", False, edge),
-        "mlflow": Side("mlflow", "/invocations", True, mlflow),
-        "bentoml": Side("bentoml", "/predict", False, bentoml),
+        "mlflow": Side("mlflow", "/invocations", True, _mlflow(paths, data, logs)),
+        "bentoml": Side("bentoml", "/predict", False, _bentoml(paths, data, logs)),
     }
 
 

@@ -292,8 +292,8 @@ def _medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _report(figures: dict[str, dict[str, float]], inproc: dict[str, Any]) -> str:
-    fmt = _stats.fmt_num
+def _figure_table(figures: dict[str, dict[str, float]]) -> str:
+    fmt, nan = _stats.fmt_num, float("nan")
     keys = [
         ("1 client, 1 row: p50", "one_p50_ms", "ms"),
         ("1 client, 1 row: p99", "one_p99_ms", "ms"),
@@ -308,72 +308,77 @@ def _report(figures: dict[str, dict[str, float]], inproc: dict[str, Any]) -> str
     for label, key, unit in keys:
         row = [label]
         for name in names:
-            value = figures[name].get(key, float("nan"))
-            text = fmt(value, unit)
+            text = fmt(figures[name].get(key, nan), unit)
             if key == "c16_wrk_p50_ms":
-                text += " / " + fmt(figures[name].get("c16_wrk_p99_ms", float("nan")), unit)
+                text += " / " + fmt(figures[name].get("c16_wrk_p99_ms", nan), unit)
             row.append(text)
         rows.append(row)
-    lines = [_stats.render_table(["metric", *names], rows), ""]
-    ours, mlflow = figures.get("weekend", {}), figures.get("mlflow", {})
-    best = max(
-        (figures.get(n, {}) for n in ("weekend", "weekend-batched")),
-        key=lambda f: f.get("c16_rps", 0.0),
+    return _stats.render_table(["metric", *names], rows)
+
+
+def _check(
+    label: str, ours: float, theirs: float, unit: str, higher: bool, target: float | None
+) -> _stats.Row:
+    return _stats.Row(
+        label,
+        _stats.fmt_num(ours, unit),
+        _stats.fmt_num(theirs, unit),
+        _stats.ratio(ours, theirs, higher_is_better=higher),
+        target,
     )
+
+
+def _report(figures: dict[str, dict[str, float]], inproc: dict[str, Any]) -> str:
+    nan = float("nan")
+    ours, mlflow = figures.get("weekend", {}), figures.get("mlflow", {})
+    batched = figures.get("weekend-batched", {})
     checks = [
-        _stats.Row(
+        _check(
             "1 client p50, mlflow / weekend",
-            _stats.fmt_num(ours.get("one_p50_ms", float("nan")), "ms"),
-            _stats.fmt_num(mlflow.get("one_p50_ms", float("nan")), "ms"),
-            _stats.ratio(
-                ours.get("one_p50_ms", float("nan")),
-                mlflow.get("one_p50_ms", float("nan")),
-                higher_is_better=False,
-            ),
+            ours.get("one_p50_ms", nan),
+            mlflow.get("one_p50_ms", nan),
+            "ms",
+            False,
             TARGETS["p50_vs_mlflow"],
         ),
-        _stats.Row(
+        _check(
             "16 connections req/s, weekend / mlflow",
-            _stats.fmt_num(ours.get("c16_rps", float("nan"))),
-            _stats.fmt_num(mlflow.get("c16_rps", float("nan"))),
-            _stats.ratio(
-                ours.get("c16_rps", float("nan")),
-                mlflow.get("c16_rps", float("nan")),
-                higher_is_better=True,
-            ),
+            ours.get("c16_rps", nan),
+            mlflow.get("c16_rps", nan),
+            "",
+            True,
             TARGETS["rps_vs_mlflow"],
         ),
-        _stats.Row(
+        _check(
             "1000-row rows/s, weekend / in process",
-            _stats.fmt_num(ours.get("batch_rows_per_s", float("nan"))),
-            _stats.fmt_num(inproc.get("batch_rows_per_s", float("nan"))),
-            _stats.ratio(
-                ours.get("batch_rows_per_s", float("nan")),
-                inproc.get("batch_rows_per_s", float("nan")),
-                higher_is_better=True,
-            ),
+            ours.get("batch_rows_per_s", nan),
+            inproc.get("batch_rows_per_s", nan),
+            "",
+            True,
             TARGETS["batch_vs_inprocess"],
         ),
-        _stats.Row(
+        _check(
             "16 connections req/s, batching on / off",
-            _stats.fmt_num(figures.get("weekend-batched", {}).get("c16_rps", float("nan"))),
-            _stats.fmt_num(ours.get("c16_rps", float("nan"))),
-            _stats.ratio(
-                figures.get("weekend-batched", {}).get("c16_rps", float("nan")),
-                ours.get("c16_rps", float("nan")),
-                higher_is_better=True,
-            ),
+            batched.get("c16_rps", nan),
+            ours.get("c16_rps", nan),
+            "",
+            True,
+            None,
         ),
     ]
-    lines.append(_stats.comparison_table(checks, "weekend", "against"))
-    floor = figures.get("floor", {}).get("c16_rps", float("nan"))
-    lines.append(
-        f"\nbest weekend side at 16 connections: {fmt(best.get('c16_rps', float('nan')))} req/s "
-        f"= {fmt(best.get('c16_rps', float('nan')) / floor * 100 if floor else float('nan'))}% "
-        "of the HTTP floor"
+    best = max(ours.get("c16_rps", 0.0), batched.get("c16_rps", 0.0))
+    floor = figures.get("floor", {}).get("c16_rps", nan)
+    share = best / floor * 100 if floor else nan
+    return "\n".join(
+        [
+            _figure_table(figures),
+            "",
+            _stats.comparison_table(checks, "weekend", "against"),
+            f"\nbest weekend side at 16 connections: {_stats.fmt_num(best)} req/s = "
+            f"{_stats.fmt_num(share)}% of the HTTP floor",
+            _inprocess_text(inproc),
+        ]
     )
-    lines.append(_inprocess_text(inproc))
-    return "\n".join(lines)
 
 
 def _inprocess_text(inproc: dict[str, Any]) -> str:

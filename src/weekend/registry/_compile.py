@@ -192,6 +192,49 @@ def _probe(
     ) from error
 
 
+def _attempt(
+    name: str,
+    compiler: Compiler,
+    original: LoadedModel,
+    inputs: list[tuple[str, str]],
+    frame: pd.DataFrame,
+    expected: tuple[Array, Array | None],
+) -> tuple[Attempt, CompiledModel | None]:
+    """Compile one candidate and check it: its record, and the model when it passed."""
+    started = time.perf_counter()
+    try:
+        with warnings.catch_warnings():  # converters warn about their own internals
+            warnings.simplefilter("ignore")
+            compiled = compiler(original, inputs)
+            reason, worst, mismatches = _compare(compiled, frame, expected)
+    except CompileUnsupportedError as exc:
+        return Attempt(name, False, str(exc), seconds=time.perf_counter() - started), None
+    except Exception as exc:  # a converter's or runtime's own error: this backend is out
+        reason = f"{type(exc).__name__}: {exc}"[:400]
+        return Attempt(name, False, reason, seconds=time.perf_counter() - started), None
+    seconds = time.perf_counter() - started
+    attempt = Attempt(name, not reason, reason, worst, mismatches, seconds)
+    return attempt, (None if reason else compiled)
+
+
+def _prepared(
+    original: LoadedModel, signature: Signature | None, profile: Any, probe: Any, order: list[Any]
+) -> tuple[list[tuple[str, str]], pd.DataFrame, tuple[Array, Array | None]]:
+    """The inputs, the probe frame and the original's outputs on it, or the reason why the
+    model cannot be compiled at all (:class:`CompileUnsupportedError`)."""
+    if signature is None:
+        raise CompileUnsupportedError("the version has no signature")
+    if not order:
+        raise CompileUnsupportedError(f"no backend compiles {original.flavor!r} models")
+    if signature.output is not None and (signature.output.width or 1) > 1:
+        raise CompileUnsupportedError("multi-output models")
+    inputs = _inputs(signature)
+    with warnings.catch_warnings():  # the original's warnings on our own probe rows
+        warnings.simplefilter("ignore")
+        frame, expected = _probe(signature, original, profile, probe)
+    return inputs, frame, expected
+
+
 def compile_model(
     original: LoadedModel,
     signature: Signature | None,
@@ -216,36 +259,15 @@ def compile_model(
     chosen: CompiledModel | None = None
     rows = 0
     try:
-        if signature is None:
-            raise CompileUnsupportedError("the version has no signature")
-        if not order:
-            raise CompileUnsupportedError(f"no backend compiles {original.flavor!r} models")
-        if signature.output is not None and (signature.output.width or 1) > 1:
-            raise CompileUnsupportedError("multi-output models")
-        inputs = _inputs(signature)
-        frame, expected = _probe(signature, original, profile, probe)
+        inputs, frame, expected = _prepared(original, signature, profile, probe, order)
         rows = len(frame)
     except CompileUnsupportedError as exc:
         attempts.append(Attempt("none", False, str(exc)))
         order = []
     for name, compiler in order:
-        started = time.perf_counter()
-        try:
-            with warnings.catch_warnings():  # converters warn about their own internals
-                warnings.simplefilter("ignore")
-                compiled = compiler(original, inputs)
-                reason, worst, mismatches = _compare(compiled, frame, expected)
-        except CompileUnsupportedError as exc:
-            attempts.append(Attempt(name, False, str(exc), seconds=time.perf_counter() - started))
-            continue
-        except Exception as exc:  # a converter's or runtime's own error: this backend is out
-            reason = f"{type(exc).__name__}: {exc}"[:400]
-            attempts.append(Attempt(name, False, reason, seconds=time.perf_counter() - started))
-            continue
-        seconds = time.perf_counter() - started
-        attempts.append(Attempt(name, not reason, reason, worst, mismatches, seconds))
-        if not reason:
-            chosen = compiled
+        attempt, chosen = _attempt(name, compiler, original, inputs, frame, expected)
+        attempts.append(attempt)
+        if chosen is not None:
             break
     check = CompileCheck(
         package=package,
