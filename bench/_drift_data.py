@@ -72,15 +72,15 @@ def make_cbpe(seed: int, rows: int, chunks: int, analysis: bool) -> Any:
     import pyarrow as pa
 
     truth = np.array([1.0, -0.7, 0.5, 0.3, -0.4])
+    model = truth + np.random.default_rng([seed, 5]).normal(0, 0.15, len(truth))  # imperfect
     rng = np.random.default_rng([seed, 3 if analysis else 4])
-    model = truth + rng.normal(0, 0.15, len(truth))  # an imperfect model ...
     step = np.repeat(np.arange(chunks), rows // chunks) if analysis else np.zeros(rows)
     x = rng.normal(0, 1, (rows, len(truth)))
     x *= (1 - 0.06 * step)[:, None]  # the inputs narrow chunk by chunk (the AUC falls) ...
     x[:, 0] += 0.12 * step  # ... and move
     x[:, 1] -= 0.06 * step
     y = rng.random(rows) < 1 / (1 + np.exp(-(x @ truth - 0.3)))
-    score = 1 / (1 + np.exp(-1.4 * (x @ model - 0.3)))  # ... and miscalibrated
+    score = 1 / (1 + np.exp(-1.4 * (x @ model - 0.3)))  # and miscalibrated
     return pa.table(
         {
             "y_pred_proba": score,
@@ -105,11 +105,11 @@ def ensure_data(root: Path, args: argparse.Namespace) -> dict[str, str]:
             lambda: make_w5(args.seed, CURRENT_ROWS, True),
         ),
         "cbpe_reference": (
-            f"cbpe2-reference-{args.cbpe_reference}-{args.seed}.parquet",
+            f"cbpe3-reference-{args.cbpe_reference}-{args.seed}.parquet",
             lambda: make_cbpe(args.seed, args.cbpe_reference, 1, False),
         ),
         "cbpe_analysis": (
-            f"cbpe2-analysis-{args.cbpe_analysis}-{args.chunk}-{args.seed}.parquet",
+            f"cbpe3-analysis-{args.cbpe_analysis}-{args.chunk}-{args.seed}.parquet",
             lambda: make_cbpe(
                 args.seed, args.cbpe_analysis, args.cbpe_analysis // args.chunk, True
             ),

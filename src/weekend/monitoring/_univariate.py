@@ -2,7 +2,8 @@
 
 - numeric: two-sample Kolmogorov-Smirnov (``scipy.stats.ks_2samp``, two-sided, as its
   ``method="auto"``: exact p-values up to 10,000 values a side, asymptotic beyond or when
-  the exact computation does not converge); effect
+  the exact computation does not converge), given each value's rank among the pooled values
+  (the test depends on their order only: the same statistic and p-value); effect
   sizes normed Wasserstein, Jensen-Shannon distance and PSI over the reference's quantile bins;
 - categorical: Pearson's chi-square on the 2 x K table of counts
   (``scipy.stats.chi2_contingency``, no continuity correction) after pooling the categories
@@ -35,11 +36,13 @@ from weekend.monitoring._effects import (
     binned_counts,
     cramers_v,
     jensen_shannon,
+    merge_sorted,
     normed_wasserstein,
+    pooled_ranks,
     proportions,
     psi,
     quantile_edges,
-    wasserstein,
+    wasserstein_merged,
 )
 
 MIN_EXPECTED = 5.0
@@ -118,7 +121,7 @@ def _empty_note(n_reference: int, n_current: int) -> str:
     return "no reference values" if not n_reference else "no current values"
 
 
-def _ks(ref: FloatArray, cur: FloatArray) -> tuple[float, float]:
+def _ks(ref: np.ndarray[Any, Any], cur: np.ndarray[Any, Any]) -> tuple[float, float]:
     """scipy's two-sample KS test (``method="auto"``); when its exact p-value does not
     converge it falls back to the asymptotic one, without the warning it would print."""
     from scipy.stats import ks_2samp
@@ -145,12 +148,14 @@ def numeric(reference: NumericReference, current: NumericValues) -> Tested:
     if not len(ref) or not len(cur):
         note = _empty_note(len(ref), len(cur))
         return _untested(note, distribution, dict.fromkeys(keys, math.nan))
+    order, merged = merge_sorted(ref, cur)
+    distance = wasserstein_merged(order, merged, len(ref))
     effects = {
-        "wasserstein": normed_wasserstein(wasserstein(ref, cur), reference.std),
+        "wasserstein": normed_wasserstein(distance, reference.std),
         "jensen_shannon": jensen_shannon(reference.shares, shares),
         "psi": psi(reference.shares, shares),
     }
-    statistic, p_value = _ks(ref, cur)
+    statistic, p_value = _ks(*pooled_ranks(order, merged, len(ref)))  # the values' exact test
     return Tested("ks", statistic, p_value, effects, distribution)
 
 
