@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from weekend.core.errors import InvalidNameError
+from weekend.core.errors import InvalidNameError, InvalidValueError
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 _KEY = re.compile(r"[A-Za-z0-9_.\-/: ]+")
@@ -103,3 +103,27 @@ def validate_artifact_name(name: object) -> str:
                 "outside letters, digits and '_ . - + = , @' and space"
             )
     return name
+
+
+def check_text(text: str, field: str) -> str:
+    """Refuse text no catalog can store: NUL bytes (PostgreSQL rejects them) and unpaired
+    surrogates (not valid Unicode, so not encodable as UTF-8)."""
+    if text.isascii():
+        if "\x00" not in text:
+            return text
+    else:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidValueError(
+                f"{field} must be valid Unicode text (encodable as UTF-8), got {text!r:.80}; "
+                f"it holds the unpaired surrogate {text[exc.start]!r} at position {exc.start}",
+                field=field,
+            ) from None
+        if "\x00" not in text:
+            return text
+    raise InvalidValueError(
+        f"{field} must be text without NUL bytes (the catalog cannot store them), got "
+        f"{text!r:.80}; remove the NUL ('\\x00') at position {text.index(chr(0))}",
+        field=field,
+    )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from weekend.core.errors import InvalidValueError
+from weekend.core.names import check_text
 from weekend.core.refs import Ref as ModelRef
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def actor_name(actor: str | None) -> str:
     if actor is not None:
         if not isinstance(actor, str) or not 0 < len(actor) <= 250:
             raise InvalidValueError(f"actor must be 1 to 250 characters, got {actor!r:.80}")
-        return actor
+        return check_text(actor, "actor")
     try:
         return getpass.getuser()
     except (KeyError, OSError):

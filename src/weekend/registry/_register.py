@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from weekend.core.errors import InvalidValueError, UserCodeError
-from weekend.core.names import validate_key
+from weekend.core.names import check_text, validate_key
 from weekend.registry._records import ModelVersion, to_json
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def text_value(value: object, what: str, limit: int = 20_000) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > limit:
         raise InvalidValueError(f"{what} must be a string of at most {limit} characters")
-    return value
+    return check_text(value, what)
 
 
 def version_number(version: object) -> int:

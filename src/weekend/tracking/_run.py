@@ -22,7 +22,7 @@ from weekend.core.errors import (
     WeekendError,
 )
 from weekend.core.ids import now_us
-from weekend.core.names import validate_artifact_name, validate_key
+from weekend.core.names import check_text, validate_artifact_name, validate_key
 from weekend.tracking._store import FAILED, FINISHED, KILLED, RUNNING, Point
 
 if TYPE_CHECKING:
@@ -56,30 +56,6 @@ MAX_ERROR = 4000
 # What the catalog holds: steps and microsecond timestamps are 64-bit signed integers.
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_SECONDS = INT64_MAX // 1_000_000  # ±292,000 years around 1970, in seconds
-
-
-def check_text(text: str, field: str) -> str:
-    """Refuse text no catalog can store: NUL bytes (PostgreSQL rejects them) and unpaired
-    surrogates (not valid Unicode, so not encodable as UTF-8)."""
-    if text.isascii():
-        if "\x00" not in text:
-            return text
-    else:
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise InvalidValueError(
-                f"{field} must be valid Unicode text (encodable as UTF-8), got {text!r:.80}; "
-                f"it holds the unpaired surrogate {text[exc.start]!r} at position {exc.start}",
-                field=field,
-            ) from None
-        if "\x00" not in text:
-            return text
-    raise InvalidValueError(
-        f"{field} must be text without NUL bytes (the catalog cannot store them), got "
-        f"{text!r:.80}; remove the NUL ('\\x00') at position {text.index(chr(0))}",
-        field=field,
-    )
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")

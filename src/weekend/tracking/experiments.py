@@ -9,9 +9,8 @@ from sqlalchemy import update
 
 from weekend.catalog.tables import experiments
 from weekend.core.errors import InvalidValueError, NotFoundError
-from weekend.core.names import validate_name
+from weekend.core.names import check_text, validate_name
 from weekend.tracking import _store
-from weekend.tracking._run import check_text
 
 if TYPE_CHECKING:
     from weekend.catalog import Catalog

@@ -14,11 +14,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from weekend.core.errors import ConflictError, InvalidValueError, NotFoundError
 from weekend.core.ids import new_id, now_ms
-from weekend.core.names import validate_name
+from weekend.core.names import check_text, validate_name
 from weekend.core.process import this_process
 from weekend.tracking import _store
 from weekend.tracking._liveness import dead_reason
-from weekend.tracking._run import Run, check_text
+from weekend.tracking._run import Run
 from weekend.tracking._store import KILLED, RUNNING, MetricPoint
 from weekend.tracking._sysinfo import system_tags, user_name
 from weekend.tracking._writer import Writer
