@@ -19,6 +19,7 @@ ignores them: 20% of the W3 pipeline's labels differ); the check refuses it.
 from __future__ import annotations
 
 import contextlib
+import copy
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
@@ -181,13 +182,16 @@ def compile_booster(original: LoadedModel, inputs: Sequence[tuple[str, str]]) ->
         booster = raw.get_booster() if hasattr(raw, "get_booster") else raw
         order = list(booster.feature_names or [name for name, _ in inputs])
         convert = onnxmltools.convert_xgboost
+        raw = copy.deepcopy(raw)  # onnxmltools reads features named f0, f1 ... only
+        (raw.get_booster() if hasattr(raw, "get_booster") else raw).feature_names = None
     else:
         raise CompileUnsupportedError(f"flavor {original.flavor!r} is not a booster")
     if any(kinds.get(name) != "number" for name in order):
         raise CompileUnsupportedError("a feature that is not a number column of the signature")
     initial = [("X", types.FloatTensorType([None, len(order)]))]
+    options = {"zipmap": False} if original.flavor == "lightgbm" else {}  # xgboost: none
     try:
-        onx = convert(raw, initial_types=initial, zipmap=False)
+        onx = convert(raw, initial_types=initial, **options)
     except Exception as exc:  # onnxmltools raises many kinds
         raise CompileUnsupportedError(f"onnxmltools: {type(exc).__name__}: {exc}"[:300]) from exc
     session = _session(onx.SerializeToString())
