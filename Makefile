@@ -47,6 +47,10 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/predict_batch.py
 	$(BIN)/python bench/datasets.py
 	$(BIN)/python bench/features.py
+	$(BIN)/python bench/serving.py
+	$(BIN)/python bench/drift.py
+	$(BIN)/python bench/pipelines.py
+	$(BIN)/python bench/monitor_scale.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache
